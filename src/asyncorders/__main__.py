@@ -1,0 +1,3 @@
+from asyncorders.cli.main import app
+
+app(prog_name="asyncorders")

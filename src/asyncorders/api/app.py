@@ -1,0 +1,151 @@
+"""The ASGI application: routes under /raas/v2, one error envelope, one lifespan."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
+from starlette.exceptions import HTTPException
+from starlette.responses import Response
+
+from asyncorders import __version__, log
+from asyncorders.api import envelope
+from asyncorders.api.deps import BODY_MODELS, Runtime
+from asyncorders.api.middleware import RequestContext
+from asyncorders.api.routes import catalogs, customers, orders
+from asyncorders.errors import (
+    AsyncOrdersError,
+    MethodNotAllowed,
+    RouteNotFound,
+    StorageUnavailable,
+)
+from asyncorders.settings import Settings
+from asyncorders.storage import migrate
+from asyncorders.storage.engine import connect
+
+PREFIX = "/raas/v2"
+logger = log.get("asyncorders.api")
+
+
+def create_app(settings: Settings | None = None) -> FastAPI:
+    settings = settings or Settings()
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        database = connect(settings)
+        await migrate.upgrade(database)
+        app.state.runtime = Runtime(settings, database, settings.resolved_secret_key)
+        logger.info("api.started", mode=settings.mode.value)
+        try:
+            yield
+        finally:
+            await database.dispose()
+
+    app = FastAPI(
+        title="asyncorders",
+        version=__version__,
+        description=_DESCRIPTION,
+        lifespan=lifespan,
+        openapi_url=f"{PREFIX}/openapi.json",
+        docs_url=f"{PREFIX}/docs",
+        redoc_url=None,
+    )
+    for router in (orders.router, customers.router, catalogs.router):
+        app.include_router(router, prefix=PREFIX)
+    _handle_errors(app)
+    app.add_middleware(
+        RequestContext,
+        max_body_bytes=settings.max_body_bytes,
+        html_paths=frozenset({f"{PREFIX}/docs", f"{PREFIX}/openapi.json"}),
+    )
+    app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
+    return app
+
+
+def _handle_errors(app: FastAPI) -> None:
+    def reply(request: Request, error: AsyncOrdersError) -> Response:
+        return envelope.error_response(
+            error, request.scope["state"]["request_id"], request.url.path
+        )
+
+    @app.exception_handler(AsyncOrdersError)
+    async def domain_error(request: Request, exc: AsyncOrdersError) -> Response:
+        return reply(request, exc)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(
+        request: Request, exc: RequestValidationError
+    ) -> Response:
+        # Query, path and header parameters: drop the ("query", name) prefix.
+        return reply(
+            request, envelope.from_validation(list(exc.errors()), location_prefix=1)
+        )
+
+    @app.exception_handler(HTTPException)
+    async def framework_error(request: Request, exc: HTTPException) -> Response:
+        if exc.status_code == 404:
+            return reply(request, RouteNotFound())
+        if exc.status_code == 405:
+            return reply(request, MethodNotAllowed())
+        logger.error("http.unexpected_status", status=exc.status_code)
+        return reply(request, AsyncOrdersError())
+
+    @app.exception_handler(PoolTimeout)
+    async def pool_exhausted(request: Request, exc: PoolTimeout) -> Response:
+        logger.warning("storage.pool_timeout")
+        return reply(request, StorageUnavailable("Storage is overloaded; retry."))
+
+    @app.exception_handler(OperationalError)
+    @app.exception_handler(DBAPIError)
+    async def storage_error(request: Request, exc: DBAPIError) -> Response:
+        if isinstance(exc, OperationalError) or exc.connection_invalidated:
+            logger.warning("storage.unavailable", error=type(exc.orig).__name__)
+            return reply(request, StorageUnavailable())
+        raise exc
+
+
+def _openapi(app: FastAPI) -> dict[str, Any]:
+    if app.openapi_schema:
+        return app.openapi_schema
+    document = get_openapi(
+        title=app.title,
+        version=app.version,
+        description=app.description,
+        routes=app.routes,
+    )
+    schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    for name, model in BODY_MODELS.items():
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(schema.pop("$defs", {}))
+        schemas[name] = schema
+    document["components"]["securitySchemes"] = {
+        "basicAuth": {
+            "type": "http",
+            "scheme": "basic",
+            "description": "User: platform name. Password: API key.",
+        }
+    }
+    document["security"] = [{"basicAuth": []}]
+    app.openapi_schema = document
+    return document
+
+
+_DESCRIPTION = """\
+A stateful, self-hostable stand-in for the async-order family of the Tango rewards
+API. Every route lives under `/raas/v2`, takes and answers JSON, and authenticates
+with HTTP Basic (platform name and API key).
+
+Every error answer carries the same envelope (`timestamp`, `requestId`, `path`,
+`httpCode`, `httpPhrase`, `i18nKey`, `message`, `errors[]`), and every response an
+`X-REQUEST-ID` header equal to the envelope's `requestId`.
+
+Extensions beyond Tango: the `/history` audit trail of an order, `ETag` and
+`If-Match` on orders, `referenceOrderID` in the create answer, `utid` in line-item
+summaries and `customerIdentifier` in account views.
+"""

@@ -1,0 +1,115 @@
+"""Request dependencies: the runtime, the database session, the caller, the body."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from typing import Annotated, Any, TypeVar
+
+import structlog
+from fastapi import Depends, Request
+from pydantic import BaseModel, ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from asyncorders.api import envelope
+from asyncorders.errors import AuthenticationFailed
+from asyncorders.platforms import service as platforms
+from asyncorders.platforms.service import Caller
+from asyncorders.settings import Settings
+from asyncorders.storage.engine import Database
+
+M = TypeVar("M", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """What the application holds for its lifetime."""
+
+    settings: Settings
+    database: Database
+    secret: bytes
+
+
+def runtime(request: Request) -> Runtime:
+    return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+def request_id(request: Request) -> str:
+    return request.scope["state"]["request_id"]  # type: ignore[no-any-return]
+
+
+async def session(
+    runtime: Annotated[Runtime, Depends(runtime)],
+) -> AsyncIterator[AsyncSession]:
+    """One session per request; the route commits, anything else rolls back."""
+    async with runtime.database.sessions() as db_session:
+        yield db_session
+
+
+async def caller(
+    request: Request,
+    runtime: Annotated[Runtime, Depends(runtime)],
+    db_session: Annotated[AsyncSession, Depends(session)],
+) -> Caller:
+    """The platform behind the request's HTTP Basic credentials, or 401."""
+    name, key = _basic_credentials(request.headers.get("authorization"))
+    found = await platforms.authenticate(db_session, runtime.secret, name, key)
+    if found is None:
+        raise AuthenticationFailed()
+    structlog.contextvars.bind_contextvars(platform=found.platform_name)
+    return found
+
+
+def _basic_credentials(header: str | None) -> tuple[str, str]:
+    if not header:
+        raise AuthenticationFailed("Authentication required: use HTTP Basic.")
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        raise AuthenticationFailed("Authentication failed: use HTTP Basic.")
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise AuthenticationFailed() from None
+    name, colon, key = decoded.partition(":")
+    if not colon or not name or not key:
+        raise AuthenticationFailed()
+    return name, key
+
+
+# Body models read by `json_body`, so the OpenAPI document can describe them.
+BODY_MODELS: dict[str, type[BaseModel]] = {}
+
+
+def json_body(model: type[M]) -> Callable[[Request], Awaitable[M]]:
+    """Read and validate a JSON body with `model`, straight from the raw bytes.
+
+    Parsing the bytes once with pydantic keeps numbers exact for Decimal fields
+    and reports every problem in one go, in the contract's envelope.
+    """
+    BODY_MODELS[model.__name__] = model
+    read_only: frozenset[str] = getattr(model, "read_only_members", frozenset())
+
+    async def read(request: Request) -> M:
+        raw = await request.body()
+        try:
+            return model.model_validate_json(raw)
+        except ValidationError as exc:
+            raise envelope.from_pydantic(exc, read_only) from None
+
+    return read
+
+
+def body_doc(model: type[BaseModel]) -> dict[str, Any]:
+    """The `openapi_extra` that documents a body read by `json_body`."""
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": {"$ref": f"#/components/schemas/{model.__name__}"}
+                }
+            },
+        }
+    }

@@ -1,0 +1,124 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, insert, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from asyncorders.storage.tables import (
+    ApiKey,
+    AsyncOrder,
+    LineItem,
+    OrderEvent,
+    Platform,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class OrderPath:
+    """The three path parameters that name one order of a platform."""
+
+    customer_identifier: str
+    account_identifier: str
+    external_ref_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class OrderFilters:
+    account_identifier: str | None = None
+    customer_identifier: str | None = None
+    external_ref_id: str | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    end_inclusive: bool = True
+    statuses: Sequence[str] = ()
+    exclude_statuses: Sequence[str] = ()
+    campaign: str | None = None
+    purchase_order_number: str | None = None
+
+
+async def find(
+    session: AsyncSession,
+    platform_id: int,
+    path: OrderPath,
+    *,
+    for_update: bool = False,
+) -> AsyncOrder | None:
+    query = select(AsyncOrder).where(
+        AsyncOrder.platform_id == platform_id,
+        AsyncOrder.account_identifier == path.account_identifier,
+        AsyncOrder.external_ref_id == path.external_ref_id,
+        AsyncOrder.customer_identifier == path.customer_identifier,
+    )
+    if for_update:
+        query = query.with_for_update()
+    return await session.scalar(query)
+
+
+async def insert_line_items(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(insert(LineItem), rows)
+
+
+def add_event(session: AsyncSession, event: OrderEvent) -> None:
+    session.add(event)
+
+
+def list_query(platform_id: int, filters: OrderFilters) -> Select[AsyncOrder]:
+    query = select(AsyncOrder).where(AsyncOrder.platform_id == platform_id)
+    if filters.account_identifier is not None:
+        query = query.where(AsyncOrder.account_identifier == filters.account_identifier)
+    if filters.customer_identifier is not None:
+        query = query.where(
+            AsyncOrder.customer_identifier == filters.customer_identifier
+        )
+    if filters.external_ref_id is not None:
+        query = query.where(AsyncOrder.external_ref_id == filters.external_ref_id)
+    if filters.start is not None:
+        query = query.where(AsyncOrder.created_at >= filters.start)
+    if filters.end is not None:
+        query = query.where(
+            AsyncOrder.created_at <= filters.end
+            if filters.end_inclusive
+            else AsyncOrder.created_at < filters.end
+        )
+    if filters.statuses:
+        query = query.where(AsyncOrder.status.in_(filters.statuses))
+    if filters.exclude_statuses:
+        query = query.where(AsyncOrder.status.not_in(filters.exclude_statuses))
+    if filters.campaign is not None:
+        query = query.where(AsyncOrder.campaign == filters.campaign)
+    if filters.purchase_order_number is not None:
+        query = query.where(
+            AsyncOrder.purchase_order_number == filters.purchase_order_number
+        )
+    return query
+
+
+def line_items_query(
+    order_id: int,
+    *,
+    failed_only: bool,
+    external_refs: Sequence[str],
+    reference_ids: Sequence[str],
+) -> Select[LineItem]:
+    query = select(LineItem).where(LineItem.order_id == order_id)
+    if failed_only:
+        query = query.where(LineItem.status == "FAILED")
+    if external_refs:
+        query = query.where(LineItem.external_ref_line_item_id.in_(external_refs))
+    if reference_ids:
+        query = query.where(LineItem.reference_line_item_id.in_(reference_ids))
+    return query
+
+
+def history_query(order_id: int) -> Select[OrderEvent, str, str]:
+    return (
+        select(OrderEvent, Platform.name, ApiKey.public_id)
+        .outerjoin(Platform, Platform.id == OrderEvent.platform_id)
+        .outerjoin(ApiKey, ApiKey.id == OrderEvent.api_key_id)
+        .where(OrderEvent.order_id == order_id)
+    )

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Row, func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from asyncorders.storage.tables import ApiKey, Platform
+
+
+async def get_by_name(session: AsyncSession, name: str) -> Platform | None:
+    return await session.scalar(select(Platform).where(Platform.name == name))
+
+
+async def active_keys(
+    session: AsyncSession, platform_name: str
+) -> Sequence[Row[int, str, int, str]]:
+    """(platform id, platform name, key id, key hash) of each unrevoked key."""
+    result = await session.execute(
+        select(Platform.id, Platform.name, ApiKey.id, ApiKey.key_hash)
+        .join(ApiKey, ApiKey.platform_id == Platform.id)
+        .where(Platform.name == platform_name, ApiKey.revoked_at.is_(None))
+    )
+    return result.all()
+
+
+async def active_key_rows(session: AsyncSession, platform_id: int) -> list[ApiKey]:
+    result = await session.scalars(
+        select(ApiKey)
+        .where(ApiKey.platform_id == platform_id, ApiKey.revoked_at.is_(None))
+        .order_by(ApiKey.created_at, ApiKey.id)
+        .with_for_update()
+    )
+    return list(result)
+
+
+async def all_keys(session: AsyncSession, platform_id: int) -> list[ApiKey]:
+    result = await session.scalars(
+        select(ApiKey).where(ApiKey.platform_id == platform_id).order_by(ApiKey.id)
+    )
+    return list(result)
+
+
+async def revoke(
+    session: AsyncSession, platform_id: int, public_id: str, now: datetime
+) -> bool:
+    result = await session.execute(
+        update(ApiKey)
+        .where(
+            ApiKey.platform_id == platform_id,
+            ApiKey.public_id == public_id,
+            ApiKey.revoked_at.is_(None),
+        )
+        .values(revoked_at=now)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def count(session: AsyncSession) -> int:
+    return await session.scalar(select(func.count()).select_from(Platform)) or 0
