@@ -88,7 +88,9 @@ def line(ref: str = "line-1", **overrides: Any) -> dict[str, Any]:
     }
 
 
-def order_body(tenant: Tenant, ref: str = "order-1", **overrides: Any) -> dict[str, Any]:
+def order_body(
+    tenant: Tenant, ref: str = "order-1", **overrides: Any
+) -> dict[str, Any]:
     """A valid create-order body with one line item, unless overridden."""
     return {
         "externalRefID": ref,

@@ -13,7 +13,7 @@ import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Generic, Literal, TypeVar, Unpack
+from typing import Any, Generic, Literal, TypeVar
 
 from sqlalchemy import ColumnElement, Select, literal, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -104,7 +104,7 @@ def _bad_cursor(name: str, value: str, message: str) -> ValidationFailed:
 
 async def keyset_page(
     session: AsyncSession,
-    query: Select[Unpack[tuple[Any, ...]]],
+    query: Select[*tuple[Any, ...]],
     *,
     columns: Sequence[ColumnElement[Any] | InstrumentedAttribute[Any]],
     descending: bool,

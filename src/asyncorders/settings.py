@@ -11,7 +11,7 @@ from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -42,6 +42,17 @@ class Settings(BaseSettings):
     seed_demo: bool = Field(
         default=True, description="Create the demo data on the first sandbox start."
     )
+
+    @model_validator(mode="after")
+    def _production_needs_a_secret(self) -> Settings:
+        # A generated secret lives in one machine's data_dir; processes on other
+        # machines would hash keys differently and refuse every request.
+        if self.mode is Mode.PRODUCTION and self.secret_key is None:
+            raise ValueError(
+                "ASYNCORDERS_SECRET_KEY must be set in production mode "
+                "(the same value on every process)"
+            )
+        return self
 
     @property
     def sandbox(self) -> bool:

@@ -19,6 +19,7 @@ from asyncorders.api import envelope
 from asyncorders.api.deps import BODY_MODELS, Runtime
 from asyncorders.api.middleware import RequestContext
 from asyncorders.api.routes import catalogs, customers, orders
+from asyncorders.demo import seed
 from asyncorders.errors import (
     AsyncOrdersError,
     MethodNotAllowed,
@@ -40,6 +41,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = connect(settings)
         await migrate.upgrade(database)
+        if settings.sandbox and settings.seed_demo:
+            await seed.ensure(database, settings)
         app.state.runtime = Runtime(settings, database, settings.resolved_secret_key)
         logger.info("api.started", mode=settings.mode.value)
         try:

@@ -8,7 +8,7 @@ are stored together or not at all.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -278,9 +278,7 @@ async def list_orders(
 ) -> Page[AsyncOrder]:
     """Newest first. Tango leaves FAILED orders out unless asked for by status."""
     if not filters.statuses:
-        filters = OrderFilters(
-            **{**filters.__dict__, "exclude_statuses": (OrderStatus.FAILED,)}
-        )
+        filters = replace(filters, exclude_statuses=(OrderStatus.FAILED,))
     return await pagination.keyset_page(
         session,
         repository.list_query(caller.platform_id, filters),
