@@ -70,6 +70,12 @@ class ValidationFailed(AsyncOrdersError):
         super().__init__(message, errors=errors, i18n_key=key)
 
 
+class NulInRequest(AsyncOrdersError):
+    status_code = 400
+    i18n_key = "400.002"
+    default_message = "The path or query holds a NUL character (%00)."
+
+
 class EmptyUpdate(AsyncOrdersError):
     status_code = 400
     i18n_key = "400.004"

@@ -5,7 +5,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, PlainSerializer
+from pydantic import BaseModel, ConfigDict, Field, PlainSerializer, field_validator
 
 from asyncorders.pagination import Page
 
@@ -31,9 +31,24 @@ class View(BaseModel):
 
 
 class Criteria(BaseModel):
-    """Base of request bodies: unknown members are ignored, as Tango does."""
+    """Base of request bodies: unknown members are ignored, as Tango does.
+
+    No text may hold the NUL character: PostgreSQL cannot store it, and a
+    value one database keeps and the other refuses would split their behaviour.
+    """
 
     model_config = ConfigDict(extra="ignore")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        if isinstance(value, str) and "\x00" in value:
+            raise ValueError("text must not contain the NUL character")
+        if isinstance(value, list) and any(
+            isinstance(item, str) and "\x00" in item for item in value
+        ):
+            raise ValueError("text must not contain the NUL character")
+        return value
 
 
 class PaginationDTO(View):

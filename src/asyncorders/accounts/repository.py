@@ -60,13 +60,15 @@ async def account_number_taken(session: AsyncSession, number: str) -> bool:
 
 
 async def add_to_balance(
-    session: AsyncSession, account_id: int, amount: Decimal
-) -> None:
-    await session.execute(
+    session: AsyncSession, account_id: int, amount: Decimal, ceiling: Decimal
+) -> bool:
+    """Add `amount` unless the balance would pass `ceiling`; False when it would."""
+    result: CursorResult[tuple[()]] = await session.execute(  # type: ignore[assignment]
         update(Account)
-        .where(Account.id == account_id)
+        .where(Account.id == account_id, Account.balance + amount <= ceiling)
         .values(balance=Account.balance + amount)
     )
+    return result.rowcount == 1
 
 
 async def take_from_balance(
@@ -91,4 +93,4 @@ async def ledger_sums(session: AsyncSession, account_id: int) -> dict[str, Decim
         .where(LedgerEntry.account_id == account_id)
         .group_by(LedgerEntry.kind)
     )
-    return dict(rows.tuples())
+    return {kind: total for kind, total in rows}  # noqa: C416 (rows are Row objects)

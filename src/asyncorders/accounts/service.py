@@ -16,10 +16,18 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from asyncorders.accounts import repository
 from asyncorders.accounts.schemas import CreateAccountCriteria, CreateCustomerCriteria
 from asyncorders.clock import utcnow
-from asyncorders.errors import AlreadyExists, CustomerOrAccountNotFound
+from asyncorders.errors import (
+    AlreadyExists,
+    CustomerOrAccountNotFound,
+    FieldError,
+    ValidationFailed,
+)
 from asyncorders.storage.tables import Account, Customer, LedgerEntry
 
 ACTIVE = "ACTIVE"
+# JSON carries money as numbers, exact up to 15 significant digits; every amount
+# the API shows stays below this, and balances are capped here to keep it so.
+MAX_BALANCE = Decimal("9999999999999.99")
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,7 +117,18 @@ async def fund(
     note: str | None = None,
 ) -> Account:
     account, _ = await get_account(session, platform_id, account_identifier)
-    await repository.add_to_balance(session, account.id, amount)
+    if not await repository.add_to_balance(session, account.id, amount, MAX_BALANCE):
+        raise ValidationFailed(
+            [
+                FieldError(
+                    "amount",
+                    "400.002",
+                    f"The balance may not exceed {MAX_BALANCE}.",
+                    invalid_value=str(amount),
+                    constraint="Max",
+                )
+            ]
+        )
     session.add(
         LedgerEntry(
             account_id=account.id,

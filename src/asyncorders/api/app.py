@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
+from starlette.routing import Match
 
 from asyncorders import __version__, log
 from asyncorders.api import envelope
@@ -95,7 +96,8 @@ def _handle_errors(app: FastAPI) -> None:
         if exc.status_code == 404:
             return reply(request, RouteNotFound())
         if exc.status_code == 405:
-            return reply(request, MethodNotAllowed())
+            allow = ", ".join(_allowed_methods(request))
+            return reply(request, MethodNotAllowed(headers={"Allow": allow}))
         logger.error("http.unexpected_status", status=exc.status_code)
         return reply(request, AsyncOrdersError())
 
@@ -113,6 +115,22 @@ def _handle_errors(app: FastAPI) -> None:
         raise exc
 
 
+_METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+
+
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route takes on this path (Starlette names only one's)."""
+    routes = request.app.router.routes
+    return [
+        method
+        for method in _METHODS
+        if any(
+            route.matches({**request.scope, "method": method})[0] is Match.FULL
+            for route in routes
+        )
+    ]
+
+
 def _openapi(app: FastAPI) -> dict[str, Any]:
     if app.openapi_schema:
         return app.openapi_schema
@@ -122,7 +140,13 @@ def _openapi(app: FastAPI) -> dict[str, Any]:
         description=app.description,
         routes=app.routes,
     )
+    # Validation problems answer 400 with the error envelope, never FastAPI's 422.
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            operation.get("responses", {}).pop("422", None)
     schemas = document.setdefault("components", {}).setdefault("schemas", {})
+    for name in ("HTTPValidationError", "ValidationError"):
+        schemas.pop(name, None)
     for name, model in BODY_MODELS.items():
         schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
         schemas.update(schema.pop("$defs", {}))

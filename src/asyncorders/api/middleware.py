@@ -20,6 +20,7 @@ from asyncorders.errors import (
     AsyncOrdersError,
     BodyTooLarge,
     NotAcceptable,
+    NulInRequest,
     UnsupportedMediaType,
 )
 
@@ -63,7 +64,7 @@ class RequestContext:
             await send(message)
 
         try:
-            refusal = self._refusal(scope["method"], scope["path"], headers)
+            refusal = self._refusal(scope, headers)
             if refusal is not None:
                 await self._reply(refusal, scope, send_with_id)
             else:
@@ -83,8 +84,11 @@ class RequestContext:
             )
 
     def _refusal(
-        self, method: str, path: str, headers: dict[bytes, bytes]
+        self, scope: Scope, headers: dict[bytes, bytes]
     ) -> AsyncOrdersError | None:
+        method, path = scope["method"], scope["path"]
+        if "\x00" in path or b"%00" in scope["query_string"]:
+            return NulInRequest()
         accept = headers.get(b"accept")
         if accept and path not in self.html_paths and not _accepts_json(accept):
             return NotAcceptable()

@@ -33,6 +33,7 @@ async def load(session: AsyncSession, catalog: CatalogFile) -> LoadResult:
         if brand is None:
             brand = Brand(brand_key=brand_file.brandKey, created_at=now)
             session.add(brand)
+            brands[brand.brand_key] = brand
         brand.brand_name = brand_file.brandName
         brand.description = brand_file.description
         brand.short_description = brand_file.shortDescription

@@ -22,8 +22,8 @@ def load(path: Path) -> None:
     from asyncorders.catalog.schemas import CatalogFile
 
     try:
-        catalog = CatalogFile.model_validate(json.loads(path.read_text()))
-    except (OSError, json.JSONDecodeError) as error:
+        catalog = CatalogFile.model_validate(json.loads(path.read_bytes()))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
         typer.secho(f"error: cannot read {path}: {error}", err=True, fg="red")
         raise typer.Exit(1) from None
     except ValidationError as error:

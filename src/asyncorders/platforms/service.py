@@ -7,16 +7,23 @@ a revoked key stops working at once.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from asyncorders.clock import utcnow
-from asyncorders.errors import AlreadyExists, AsyncOrdersError
+from asyncorders.errors import (
+    AlreadyExists,
+    AsyncOrdersError,
+    FieldError,
+    ValidationFailed,
+)
 from asyncorders.platforms import keys, repository
 from asyncorders.storage.tables import ApiKey, Platform
 
 MAX_ACTIVE_KEYS = 2
+PLATFORM_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +83,19 @@ async def authenticate(
 async def create_platform(
     session: AsyncSession, secret: bytes, name: str, key: str | None = None
 ) -> IssuedKey:
+    if not PLATFORM_NAME.fullmatch(name):
+        raise ValidationFailed(
+            [
+                FieldError(
+                    "name",
+                    "400.002",
+                    "A platform name is 1 to 100 letters, digits, '.', '_' or '-' "
+                    "(it is the HTTP Basic user name, so no ':').",
+                    invalid_value=name,
+                    constraint="Pattern",
+                )
+            ]
+        )
     if await repository.get_by_name(session, name) is not None:
         raise AlreadyExists(f"Platform {name!r} already exists.")
     platform = Platform(name=name, created_at=utcnow())

@@ -45,7 +45,11 @@ async def create_customer(
     return responses.json(CustomerViewSummary.of(customer, []), status=201)
 
 
-@router.get("/customers", response_model=list[CustomerViewSummary])
+@router.get(
+    "/customers",
+    response_model=list[CustomerViewSummary],
+    responses=responses.errors(),
+)
 async def list_customers(who: CallerDep, db: SessionDep) -> Response:
     """Every customer of the platform with a summary of its accounts."""
     rows = await service.list_customers(db, who.platform_id)
@@ -63,7 +67,7 @@ async def list_customers(who: CallerDep, db: SessionDep) -> Response:
 @router.get(
     "/customers/{customerIdentifier}",
     response_model=CustomerViewSummary,
-    responses=responses.errors(404),
+    responses=responses.errors(400, 404),
 )
 async def get_customer(
     who: CallerDep, db: SessionDep, customerIdentifier: CustomerId
@@ -100,7 +104,7 @@ async def create_account(
 @router.get(
     "/customers/{customerIdentifier}/accounts",
     response_model=list[AccountView],
-    responses=responses.errors(404),
+    responses=responses.errors(400, 404),
 )
 async def list_customer_accounts(
     who: CallerDep, db: SessionDep, customerIdentifier: CustomerId
@@ -122,7 +126,7 @@ async def list_customer_accounts(
 @router.get(
     "/accounts/{accountIdentifier}",
     response_model=AccountView,
-    responses=responses.errors(404),
+    responses=responses.errors(400, 404),
 )
 async def get_account(
     who: CallerDep, db: SessionDep, accountIdentifier: AccountId
