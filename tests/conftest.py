@@ -21,6 +21,7 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from asyncorders import log
 from asyncorders.api.app import create_app
 from asyncorders.api.deps import Runtime
 from asyncorders.settings import Settings
@@ -28,6 +29,9 @@ from asyncorders.storage import migrate
 from asyncorders.storage.engine import Database, connect
 from asyncorders.storage.tables import Base
 from tests.factories import Tenant, make_tenant
+
+# Readable lines with plain tracebacks, as in sandbox mode.
+log.configure(json=False)
 
 POSTGRES_ADMIN_URL = os.environ.get(
     "ASYNCORDERS_TEST_POSTGRES_URL",
