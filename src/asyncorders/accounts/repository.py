@@ -91,4 +91,4 @@ async def ledger_sums(session: AsyncSession, account_id: int) -> dict[str, Decim
         .where(LedgerEntry.account_id == account_id)
         .group_by(LedgerEntry.kind)
     )
-    return dict(rows.tuples())
+    return {kind: total for kind, total in rows}  # noqa: C416 (rows are Row objects)

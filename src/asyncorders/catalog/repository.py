@@ -49,6 +49,6 @@ async def brands_with_items(
         query = query.where(CatalogItem.status == status)
     rows = await session.execute(query.order_by(Brand.brand_key, CatalogItem.utid))
     grouped: dict[int, tuple[Brand, list[CatalogItem]]] = {}
-    for brand, item in rows.tuples():
+    for brand, item in rows:
         grouped.setdefault(brand.id, (brand, []))[1].append(item)
     return list(grouped.values())
