@@ -6,7 +6,9 @@ Every value has a safe embedded default: a SQLite file and a generated secret un
 
 from __future__ import annotations
 
+import base64
 import secrets
+from collections.abc import Callable
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
@@ -39,19 +41,47 @@ class Settings(BaseSettings):
     db_pool_timeout: float = Field(default=5.0, gt=0)
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
     log_level: str = "INFO"
+
+    # Fulfilment.
+    credentials_key: SecretStr | None = Field(
+        default=None,
+        description="Fernet key for reward credentials at rest; generated into "
+        "data_dir when unset.",
+    )
+    embedded_worker: bool = Field(
+        default=True, description="Run one fulfilment worker inside `serve`."
+    )
+    batch_size: int = Field(default=100, ge=1, le=10_000)
+    lease_seconds: float = Field(default=30.0, gt=0)
+    poll_interval: float = Field(default=0.5, gt=0)
+    fulfilment_delay_ms: int = Field(
+        default=0, ge=0, description="Testing aid: pause this long per line item."
+    )
+    smtp_url: str | None = Field(
+        default=None,
+        description="smtp://[user:password@]host:port; unset, emails are recorded "
+        "in the outbox and not sent.",
+    )
+    mail_from: str = "rewards@asyncorders.invalid"
     seed_demo: bool = Field(
         default=True, description="Create the demo data on the first sandbox start."
     )
 
     @model_validator(mode="after")
-    def _production_needs_a_secret(self) -> Settings:
-        # A generated secret lives in one machine's data_dir; processes on other
-        # machines would hash keys differently and refuse every request.
-        if self.mode is Mode.PRODUCTION and self.secret_key is None:
-            raise ValueError(
-                "ASYNCORDERS_SECRET_KEY must be set in production mode "
-                "(the same value on every process)"
-            )
+    def _production_needs_secrets(self) -> Settings:
+        # A generated secret lives in one machine's data_dir; processes elsewhere
+        # would hash keys differently and could not read each other's credentials.
+        if self.mode is Mode.PRODUCTION:
+            missing = [
+                f"ASYNCORDERS_{name.upper()}"
+                for name in ("secret_key", "credentials_key")
+                if getattr(self, name) is None
+            ]
+            if missing:
+                raise ValueError(
+                    f"{' and '.join(missing)} must be set in production mode "
+                    "(the same value on every process)"
+                )
         return self
 
     @property
@@ -65,6 +95,15 @@ class Settings(BaseSettings):
         return f"sqlite+aiosqlite:///{self.data_dir / 'asyncorders.db'}"
 
     @cached_property
+    def resolved_credentials_key(self) -> bytes:
+        """The Fernet key for credentials at rest; generated once into data_dir."""
+        if self.credentials_key is not None:
+            return self.credentials_key.get_secret_value().encode()
+        return read_or_create_secret_file(
+            self.data_dir / "credentials.key", make=_fernet_key
+        )
+
+    @cached_property
     def resolved_secret_key(self) -> bytes:
         """The secret that keys API-key hashes; generated once into data_dir."""
         if self.secret_key is not None:
@@ -72,18 +111,24 @@ class Settings(BaseSettings):
         return read_or_create_secret_file(self.data_dir / "secret.key")
 
 
-def read_or_create_secret_file(path: Path) -> bytes:
+def read_or_create_secret_file(
+    path: Path, make: Callable[[], bytes] | None = None
+) -> bytes:
     """Return the secret kept in `path`, creating it (mode 0600) on first use."""
     if path.exists():
         return path.read_bytes().strip()
     path.parent.mkdir(parents=True, exist_ok=True)
-    secret = secrets.token_urlsafe(32).encode()
+    secret = make() if make else secrets.token_urlsafe(32).encode()
     try:
         with open(path, "xb", opener=_private_opener) as handle:
             handle.write(secret)
     except FileExistsError:  # another process won the race; use its secret
         return path.read_bytes().strip()
     return secret
+
+
+def _fernet_key() -> bytes:
+    return base64.urlsafe_b64encode(secrets.token_bytes(32))
 
 
 def _private_opener(path: str, flags: int) -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -27,6 +28,7 @@ from asyncorders.errors import (
     RouteNotFound,
     StorageUnavailable,
 )
+from asyncorders.fulfilment.worker import Worker
 from asyncorders.settings import Settings
 from asyncorders.storage import migrate
 from asyncorders.storage.engine import connect
@@ -45,10 +47,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         if settings.sandbox and settings.seed_demo:
             await seed.ensure(database, settings)
         app.state.runtime = Runtime(settings, database, settings.resolved_secret_key)
-        logger.info("api.started", mode=settings.mode.value)
+        stop = asyncio.Event()
+        worker = (
+            asyncio.create_task(Worker(database, settings).run(stop))
+            if settings.embedded_worker
+            else None
+        )
+        logger.info(
+            "api.started", mode=settings.mode.value, embedded_worker=bool(worker)
+        )
         try:
             yield
         finally:
+            stop.set()
+            if worker is not None:
+                await worker
             await database.dispose()
 
     app = FastAPI(

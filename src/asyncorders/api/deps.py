@@ -6,6 +6,7 @@ import base64
 import binascii
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Annotated, Any, TypeVar
 
 import structlog
@@ -15,6 +16,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from asyncorders.api import envelope
 from asyncorders.errors import AuthenticationFailed
+from asyncorders.fulfilment.credentials import Vault
+from asyncorders.fulfilment.worker import make_vault
 from asyncorders.platforms import service as platforms
 from asyncorders.platforms.service import Caller
 from asyncorders.settings import Settings
@@ -30,6 +33,11 @@ class Runtime:
     settings: Settings
     database: Database
     secret: bytes
+
+    @cached_property
+    def vault(self) -> Vault:
+        """Decrypts reward credentials for the line-items view."""
+        return make_vault(self.settings)
 
 
 def runtime(request: Request) -> Runtime:

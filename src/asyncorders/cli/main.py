@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from asyncorders.cli import accounts, catalog, platforms
-from asyncorders.cli.serve import serve
+from asyncorders.cli.serve import serve, worker
 
 app = typer.Typer(
     no_args_is_help=True,
@@ -13,6 +13,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.command("serve")(serve)
+app.command("worker")(worker)
 app.add_typer(platforms.app, name="platform")
 app.add_typer(accounts.customers, name="customer")
 app.add_typer(accounts.accounts, name="account")

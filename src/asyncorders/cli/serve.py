@@ -14,15 +14,18 @@ if TYPE_CHECKING:
 def serve(
     host: str = typer.Option("127.0.0.1", help="Interface to listen on."),
     port: int = typer.Option(8000, help="Port to listen on."),
+    no_worker: bool = typer.Option(
+        False, "--no-worker", help="Do not run a fulfilment worker in this process."
+    ),
 ) -> None:
-    """Start the API server (SQLite file under ./var unless configured)."""
+    """Start the API server, with one fulfilment worker unless --no-worker."""
     import uvicorn
 
     from asyncorders import log
     from asyncorders.api.app import create_app
     from asyncorders.settings import Settings
 
-    settings = Settings()
+    settings = Settings(embedded_worker=False) if no_worker else Settings()
     log.configure(json=not settings.sandbox, level=settings.log_level)
     if settings.sandbox and settings.seed_demo:
         _announce_demo(settings, f"http://{host}:{port}")
@@ -60,3 +63,25 @@ def _announce_demo(settings: Settings, base_url: str) -> None:
         f"account {access.account}; docs at {base_url}/raas/v2/docs\n",
         err=True,
     )
+
+
+def worker() -> None:
+    """Run a fulfilment worker alone until SIGTERM (run several on PostgreSQL)."""
+    from asyncorders import log
+    from asyncorders.fulfilment.worker import run_until_stopped
+    from asyncorders.settings import Settings
+    from asyncorders.storage import migrate
+    from asyncorders.storage.engine import connect
+
+    settings = Settings()
+    log.configure(json=not settings.sandbox, level=settings.log_level)
+
+    async def main() -> None:
+        database = connect(settings)
+        try:
+            await migrate.upgrade(database)
+            await run_until_stopped(database, settings)
+        finally:
+            await database.dispose()
+
+    asyncio.run(main())

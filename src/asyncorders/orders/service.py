@@ -199,6 +199,7 @@ def _new_order(
         created_at=now,
         updated_at=now,
         completed_at=None if any_valid else now,
+        available_at=now,
     )
 
 

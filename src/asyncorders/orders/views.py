@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -12,11 +13,13 @@ from asyncorders.orders.schemas import (
     AsyncOrderEntity,
     AsyncOrderUpdatedView,
     AsyncOrderView,
+    CredentialView,
     ErrorDto,
     FieldChange,
     LineItemError,
     MoneyView,
     OrderEventView,
+    RewardViewSummary,
     SenderInfoView,
     UserInfoDTO,
 )
@@ -119,7 +122,12 @@ def line_item(line: LineItem) -> AsyncLineItemView:
     )
 
 
-def line_item_verbose(line: LineItem) -> AsyncLineItemViewVerbose:
+def line_item_verbose(
+    line: LineItem,
+    reveal: Callable[[bytes], list[dict[str, Any]]],
+    redemption_instructions: str = "",
+) -> AsyncLineItemViewVerbose:
+    """The line with its credentials, decrypted by `reveal`."""
     issued = line.status == "COMPLETE"
     return AsyncLineItemViewVerbose(
         referenceLineItemID=line.reference_line_item_id,
@@ -146,8 +154,17 @@ def line_item_verbose(line: LineItem) -> AsyncLineItemViewVerbose:
         emailSubject=line.email_subject,
         message=line.message,
         lineItemNotes=line.line_item_note,
-        # Credentials are issued by fulfilment; until then there are none.
-        rewards=[],
+        rewards=[
+            RewardViewSummary(
+                rewardStatus="ISSUED",
+                credentialList=[
+                    CredentialView.model_validate(c) for c in reveal(line.credentials)
+                ],
+                redemptionInstructions=redemption_instructions,
+            )
+        ]
+        if line.credentials
+        else [],
     )
 
 

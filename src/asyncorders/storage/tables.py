@@ -18,6 +18,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     UniqueConstraint,
@@ -224,6 +225,12 @@ class AsyncOrder(Base):
         # A campaign may be 1024 characters of any script: too wide for a
         # PostgreSQL b-tree entry, so equality lookups use a hash index there.
         Index("ix_async_orders_by_campaign", "campaign", postgresql_using="hash"),
+        Index(
+            "ix_async_orders_claimable",
+            "available_at",
+            sqlite_where=text("status IN ('PENDING', 'PROCESSING')"),
+            postgresql_where=text("status IN ('PENDING', 'PROCESSING')"),
+        ),
         CheckConstraint(
             "status IN ('PENDING', 'PROCESSING', 'COMPLETE', 'PARTIAL', 'FAILED')",
             name="status",
@@ -252,12 +259,22 @@ class AsyncOrder(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
+    # Fulfilment: the order's place in the queue (oldest turn first) and the
+    # lease of the worker fulfilling its current batch.
+    available_at: Mapped[datetime]
+    lease_owner: Mapped[str | None] = mapped_column(String(64))
+    lease_expires_at: Mapped[datetime | None]
 
 
 class LineItem(Base):
+    """A line of an order. Its reward credentials are stored encrypted, with a
+    keyed fingerprint whose uniqueness guarantees no credential is issued twice.
+    """
+
     __tablename__ = "line_items"
     __table_args__ = (
         UniqueConstraint("order_id", "position"),
+        Index("ix_line_items_pending", "order_id", "status", "position"),
         UniqueConstraint("order_id", "external_ref_line_item_id"),
         CheckConstraint("status IN ('PENDING', 'COMPLETE', 'FAILED')", name="status"),
         CheckConstraint("quantity >= 1", name="quantity_positive"),
@@ -289,6 +306,8 @@ class LineItem(Base):
     errors: Mapped[list[dict[str, str]]] = mapped_column(JSON)
     date_issued: Mapped[datetime | None]
     created_at: Mapped[datetime]
+    credentials: Mapped[bytes | None] = mapped_column(LargeBinary)
+    credential_fingerprint: Mapped[str | None] = mapped_column(String(64), unique=True)
 
 
 class OrderEvent(Base):
@@ -309,3 +328,33 @@ class OrderEvent(Base):
     api_key_id: Mapped[int | None] = mapped_column(ForeignKey("api_keys.id"))
     request_id: Mapped[str | None] = mapped_column(String(64))
     changes: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+
+
+class OutboxMessage(Base):
+    """A message to a recipient, written in the same transaction that issues the
+    reward. It holds no credential: the sender reads those from the line item.
+
+    `status` is `RECORDED` (sandbox: kept, never sent), `PENDING` (waiting for a
+    transport), `SENT` or `FAILED`. One message per line item and channel.
+    """
+
+    __tablename__ = "outbox_messages"
+    __table_args__ = (
+        UniqueConstraint("line_item_id", "channel"),
+        Index("ix_outbox_messages_due", "status", "not_before"),
+        CheckConstraint(
+            "status IN ('RECORDED', 'PENDING', 'SENT', 'FAILED')", name="status"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    line_item_id: Mapped[int] = mapped_column(ForeignKey("line_items.id"))
+    channel: Mapped[str] = mapped_column(String(16))
+    recipient: Mapped[str] = mapped_column(String(254))
+    subject: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    not_before: Mapped[datetime]
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]

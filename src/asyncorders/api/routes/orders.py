@@ -20,6 +20,7 @@ from asyncorders.api.deps import (
     runtime,
     session,
 )
+from asyncorders.catalog import service as catalog
 from asyncorders.errors import FieldError, ValidationFailed
 from asyncorders.orders import service, views
 from asyncorders.orders.repository import OrderFilters, OrderPath
@@ -246,6 +247,7 @@ async def update_async_order(
 async def get_async_order_line_items(
     who: CallerDep,
     db: SessionDep,
+    rt: Annotated[Runtime, Depends(runtime)],
     path: OrderPathDep,
     maxResults: Annotated[int, Query(ge=1, le=100)] = 50,
     prevCursor: Cursor = None,
@@ -265,6 +267,8 @@ async def get_async_order_line_items(
         failedOnly,
     )
     page = await service.line_items(db, order, query)
+    items = await catalog.items_by_utid(db, {line.utid for line in page.items})
+    instructions = {utid: item.redemption_instructions for utid, item in items.items()}
     view = AsyncOrderLineItemsView(
         referenceOrderID=order.reference_order_id,
         externalRefID=order.external_ref_id,
@@ -278,7 +282,12 @@ async def get_async_order_line_items(
         orderStatus=order.status,
         orderErrors=views.order_errors(order),
         pagination=PaginationDTO.of(page),
-        lineItems=[views.line_item_verbose(line) for line in page.items],
+        lineItems=[
+            views.line_item_verbose(
+                line, rt.vault.reveal, instructions.get(line.utid, "")
+            )
+            for line in page.items
+        ],
     )
     return responses.json(view, headers={"ETag": views.etag(order)})
 

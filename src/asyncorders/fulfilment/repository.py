@@ -1,0 +1,181 @@
+"""Queries of fulfilment: claiming orders, locking their pending lines, finishing."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import and_, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from asyncorders.storage.tables import (
+    Account,
+    AsyncOrder,
+    LedgerEntry,
+    LineItem,
+    OutboxMessage,
+)
+
+
+async def lock_claimable(session: AsyncSession, now: datetime) -> AsyncOrder | None:
+    """The order whose turn it is: PENDING, or PROCESSING without a live lease.
+
+    Oldest turn first; rows another worker holds are skipped, not waited for.
+    """
+    return await session.scalar(
+        select(AsyncOrder)
+        .where(
+            AsyncOrder.status.in_(("PENDING", "PROCESSING")),
+            or_(
+                AsyncOrder.status == "PENDING",
+                AsyncOrder.lease_expires_at.is_(None),
+                AsyncOrder.lease_expires_at < now,
+            ),
+        )
+        .order_by(AsyncOrder.available_at, AsyncOrder.id)
+        .limit(1)
+        .with_for_update(skip_locked=True)
+    )
+
+
+async def renew_lease(
+    session: AsyncSession, order_id: int, owner: str, until: datetime
+) -> bool:
+    result = await session.execute(
+        update(AsyncOrder)
+        .where(AsyncOrder.id == order_id, AsyncOrder.lease_owner == owner)
+        .values(lease_expires_at=until)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def lock_pending_lines(
+    session: AsyncSession, order_id: int, limit: int
+) -> list[LineItem]:
+    result = await session.scalars(
+        select(LineItem)
+        .where(LineItem.order_id == order_id, LineItem.status == "PENDING")
+        .order_by(LineItem.position)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(result)
+
+
+async def taken_fingerprints(session: AsyncSession, candidates: list[str]) -> set[str]:
+    if not candidates:
+        return set()
+    result = await session.scalars(
+        select(LineItem.credential_fingerprint).where(
+            LineItem.credential_fingerprint.in_(candidates)
+        )
+    )
+    return {value for value in result if value}
+
+
+async def save_lines(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    """Bulk update by primary key."""
+    if rows:
+        await session.execute(update(LineItem), rows)
+
+
+async def add_outbox(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(insert(OutboxMessage), rows)
+
+
+async def refund(
+    session: AsyncSession,
+    account_id: int,
+    order_id: int,
+    amounts: dict[int, Decimal],
+    now: datetime,
+) -> None:
+    """One REFUND ledger entry per failed line, and the balance raised by their sum."""
+    if not amounts:
+        return
+    await session.execute(
+        insert(LedgerEntry),
+        [
+            {
+                "account_id": account_id,
+                "kind": "REFUND",
+                "amount": amount,
+                "order_id": order_id,
+                "line_item_id": line_id,
+                "created_at": now,
+            }
+            for line_id, amount in amounts.items()
+        ],
+    )
+    await session.execute(
+        update(Account)
+        .where(Account.id == account_id)
+        .values(balance=Account.balance + sum(amounts.values()))
+    )
+
+
+async def line_counts(session: AsyncSession, order_id: int) -> dict[str, int]:
+    rows = await session.execute(
+        select(LineItem.status, func.count())
+        .where(LineItem.order_id == order_id)
+        .group_by(LineItem.status)
+    )
+    return {status: count for status, count in rows}  # noqa: C416 (Row objects)
+
+
+async def release(
+    session: AsyncSession, order_id: int, owner: str, now: datetime
+) -> None:
+    """Give the order back to the queue, behind everything already waiting."""
+    await session.execute(
+        update(AsyncOrder)
+        .where(AsyncOrder.id == order_id, AsyncOrder.lease_owner == owner)
+        .values(
+            lease_owner=None,
+            lease_expires_at=None,
+            available_at=now,
+            version=AsyncOrder.version + 1,
+            updated_at=now,
+        )
+    )
+
+
+async def finish(
+    session: AsyncSession, order_id: int, status: str, now: datetime
+) -> bool:
+    result = await session.execute(
+        update(AsyncOrder)
+        .where(AsyncOrder.id == order_id, AsyncOrder.status == "PROCESSING")
+        .values(
+            status=status,
+            completed_at=now,
+            lease_owner=None,
+            lease_expires_at=None,
+            version=AsyncOrder.version + 1,
+            updated_at=now,
+        )
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def lock_due_messages(
+    session: AsyncSession, channels: list[str], now: datetime, limit: int
+) -> list[OutboxMessage]:
+    if not channels:
+        return []
+    result = await session.scalars(
+        select(OutboxMessage)
+        .where(
+            and_(
+                OutboxMessage.status == "PENDING",
+                OutboxMessage.not_before <= now,
+                OutboxMessage.channel.in_(channels),
+            )
+        )
+        .order_by(OutboxMessage.not_before, OutboxMessage.id)
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+    )
+    return list(result)

@@ -1,0 +1,241 @@
+"""Fulfilment of accepted orders (contract section 6), one batch at a time.
+
+A worker claims the order whose turn it is (a short transaction that takes a
+lease), then fulfils up to `batch_size` of its pending line items in one
+transaction: credentials, line states, outbox messages, refunds and the order's
+state commit together or not at all. After each batch the order goes to the back
+of the queue, so one huge order cannot starve small ones.
+
+Exactly once, whatever dies when: pending lines are locked (rows other workers
+hold are skipped), every line leaves PENDING only once, a refund per line and a
+credential fingerprint are unique in the database, and an order is finished only
+from PROCESSING.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from asyncorders.catalog import service as catalog
+from asyncorders.clock import utcnow
+from asyncorders.fulfilment import credentials, repository
+from asyncorders.fulfilment.credentials import Vault
+from asyncorders.fulfilment.delivery import CHANNELS
+from asyncorders.storage.tables import AsyncOrder, CatalogItem, LineItem, OrderEvent
+
+STATUS_CHANGED = "STATUS_CHANGED"
+FULFILMENT_FAILED = "FULFILMENT_FAILED"
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    order_id: int
+    reference_order_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class BatchResult:
+    order_id: int
+    reference_order_id: str
+    completed: int
+    failed: int
+    finished_as: str | None  # the final status, when this batch ended the order
+
+
+@dataclass(frozen=True, slots=True)
+class Rules:
+    """How a worker fulfils: batch size, lease, transports, testing delay."""
+
+    worker_id: str
+    batch_size: int
+    lease: timedelta
+    channels_with_transport: frozenset[str]
+    delay_per_line: float = 0.0
+
+
+async def claim(session: AsyncSession, rules: Rules) -> Claim | None:
+    """Take the lease on the order whose turn it is; PENDING becomes PROCESSING."""
+    now = utcnow()
+    order = await repository.lock_claimable(session, now)
+    if order is None:
+        return None
+    if order.status == "PENDING":
+        _status_event(session, order, "PROCESSING", now)
+        order.status = "PROCESSING"
+        order.version += 1
+        order.updated_at = now
+    order.lease_owner = rules.worker_id
+    order.lease_expires_at = now + rules.lease
+    await session.flush()
+    return Claim(order.id, order.reference_order_id)
+
+
+async def renew(session: AsyncSession, claim: Claim, rules: Rules) -> bool:
+    return await repository.renew_lease(
+        session, claim.order_id, rules.worker_id, utcnow() + rules.lease
+    )
+
+
+async def fulfil_batch(
+    session: AsyncSession, claim: Claim, rules: Rules, vault: Vault
+) -> BatchResult:
+    """Fulfil the next pending lines of a claimed order, then release or finish it."""
+    order = await session.get(AsyncOrder, claim.order_id)
+    if order is None:  # pragma: no cover - orders are never deleted
+        raise LookupError(claim.order_id)
+    lines = await repository.lock_pending_lines(session, order.id, rules.batch_size)
+    items = await catalog.items_by_utid(session, {line.utid for line in lines})
+
+    now = utcnow()
+    saved: list[dict[str, Any]] = []
+    messages: list[dict[str, Any]] = []
+    refunds: dict[int, Decimal] = {}
+    issued: list[tuple[LineItem, list[credentials.Credential]]] = []
+    for line in lines:
+        if rules.delay_per_line:
+            await asyncio.sleep(rules.delay_per_line)
+        item = items.get(line.utid)
+        if item is None or item.fulfilment == "ALWAYS_FAIL":
+            saved.append(_failed(line, item))
+            refunds[line.id] = line.amount_charged
+        else:
+            issued.append((line, credentials.issue(item.credential_types)))
+    saved += await _sealed(session, issued, vault, now)
+    messages += [
+        message
+        for line, _ in issued
+        if (message := _message(line, items[line.utid], rules, now)) is not None
+    ]
+
+    await repository.save_lines(session, saved)
+    await repository.add_outbox(session, messages)
+    await repository.refund(session, order.account_id, order.id, refunds, now)
+    finished_as = await _finish_or_release(session, order, rules, now)
+    return BatchResult(
+        order.id,
+        order.reference_order_id,
+        completed=len(issued),
+        failed=len(refunds),
+        finished_as=finished_as,
+    )
+
+
+async def _sealed(
+    session: AsyncSession,
+    issued: list[tuple[LineItem, list[credentials.Credential]]],
+    vault: Vault,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """Encrypted, fingerprinted credentials; a (vanishingly rare) clash is redrawn."""
+    rows: list[dict[str, Any]] = []
+    seen: set[str] = set()
+    todo = issued
+    while todo:
+        fingerprints = [vault.fingerprint(line.utid, creds) for line, creds in todo]
+        taken = await repository.taken_fingerprints(session, fingerprints)
+        redraw = []
+        for (line, creds), fingerprint in zip(todo, fingerprints, strict=True):
+            if fingerprint in taken or fingerprint in seen:
+                kinds = [c.credential_type for c in creds]
+                redraw.append((line, credentials.issue(kinds)))
+                continue
+            seen.add(fingerprint)
+            rows.append(
+                {
+                    "id": line.id,
+                    "status": "COMPLETE",
+                    "delivery_status": _delivery_status(line),
+                    "credentials": vault.seal(creds),
+                    "credential_fingerprint": fingerprint,
+                    "date_issued": now,
+                }
+            )
+        todo = redraw
+    return rows
+
+
+def _failed(line: LineItem, item: CatalogItem | None) -> dict[str, Any]:
+    reason = (
+        "The reward could not be issued by its supplier."
+        if item is not None
+        else f"Item {line.utid} is no longer in the catalog."
+    )
+    return {
+        "id": line.id,
+        "status": "FAILED",
+        "delivery_status": "FAILED",
+        "errors": [{"errorCode": FULFILMENT_FAILED, "errorMessage": reason}],
+    }
+
+
+def _delivery_status(line: LineItem) -> str:
+    return "PROCESSING" if line.delivery_method in CHANNELS else "DELIVERED"
+
+
+def _message(
+    line: LineItem, item: CatalogItem, rules: Rules, now: datetime
+) -> dict[str, Any] | None:
+    channel = CHANNELS.get(line.delivery_method)
+    recipient = line.recipient or {}
+    address = recipient.get("email" if channel == "EMAIL" else "mobileNumber")
+    if channel is None or not address:
+        return None
+    subject = line.email_subject or f"Your reward: {item.reward_name}"
+    return {
+        "line_item_id": line.id,
+        "channel": channel,
+        "recipient": address,
+        "subject": subject[:255],
+        "status": "PENDING" if channel in rules.channels_with_transport else "RECORDED",
+        "attempts": 0,
+        "not_before": max(line.delivery_date or now, now),
+        "created_at": now,
+        "sent_at": None,
+    }
+
+
+async def _finish_or_release(
+    session: AsyncSession, order: AsyncOrder, rules: Rules, now: datetime
+) -> str | None:
+    counts = await repository.line_counts(session, order.id)
+    if counts.get("PENDING"):
+        await repository.release(session, order.id, rules.worker_id, now)
+        return None
+    status = final_status(counts.get("COMPLETE", 0), counts.get("FAILED", 0), order)
+    if not await repository.finish(session, order.id, status, now):
+        return None
+    _status_event(session, order, status, now, old="PROCESSING")
+    return status
+
+
+def final_status(delivered: int, failed: int, order: AsyncOrder) -> str:
+    """COMPLETE when every valid line was delivered, FAILED when none was,
+    PARTIAL otherwise. Lines refused at acceptance are in `failedLineItems` and
+    do not make an order PARTIAL."""
+    if delivered == 0:
+        return "FAILED"
+    failed_in_fulfilment = failed - len(order.failed_line_items)
+    return "PARTIAL" if failed_in_fulfilment > 0 else "COMPLETE"
+
+
+def _status_event(
+    session: AsyncSession,
+    order: AsyncOrder,
+    new: str,
+    now: datetime,
+    old: str | None = None,
+) -> None:
+    session.add(
+        OrderEvent(
+            order_id=order.id,
+            kind=STATUS_CHANGED,
+            occurred_at=now,
+            changes=[{"field": "orderStatus", "old": old or order.status, "new": new}],
+        )
+    )
