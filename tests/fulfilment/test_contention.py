@@ -48,11 +48,10 @@ async def test_four_workers_fulfil_every_line_exactly_once(
     assert codes == [0] * WORKERS
 
     async with db.sessions() as session:
-        statuses = dict(
-            await session.execute(
-                select(LineItem.status, func.count()).group_by(LineItem.status)
-            )
+        rows = await session.execute(
+            select(LineItem.status, func.count()).group_by(LineItem.status)
         )
+        statuses = {status: count for status, count in rows}  # noqa: C416 (Rows)
         distinct_credentials = await session.scalar(
             select(func.count(func.distinct(LineItem.credential_fingerprint)))
         )

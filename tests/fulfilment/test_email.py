@@ -50,7 +50,7 @@ async def test_each_emailed_line_gets_one_message_and_no_credential_is_logged(
     api: Api,
     tenant: Tenant,
     smtp_server: tuple[Inbox, int],
-    capsys: pytest.CaptureFixture[str],
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     inbox, port = smtp_server
     await place(
@@ -93,7 +93,8 @@ async def test_each_emailed_line_gets_one_message_and_no_credential_is_logged(
         assert item["deliveryStatus"] == "DISPATCHED"
         for credential in item["rewards"][0]["credentialList"]:
             assert credential["value"] in body
-    logged = capsys.readouterr()
+    logged = capfd.readouterr()
+    assert "delivery.sent" in logged.out + logged.err  # the log was captured
     secrets_issued = [
         c["value"]
         for item in items.values()
