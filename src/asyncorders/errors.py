@@ -153,6 +153,26 @@ class NotAcceptable(AsyncOrdersError):
     default_message = "This API answers only application/json."
 
 
+class RateLimited(AsyncOrdersError):
+    status_code = 429
+    i18n_key = "429.001"
+    default_message = "Exceeded the allowable TPS rate limit; retry after a pause."
+
+    def __init__(
+        self, message: str | None = None, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(message, headers=headers or {"Retry-After": "1"})
+
+
+class Maintenance(AsyncOrdersError):
+    status_code = 503
+    i18n_key = "503.001"
+    default_message = "The service is in maintenance; retry shortly."
+
+    def __init__(self, message: str | None = None, retry_after: int = 30) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)})
+
+
 class StorageUnavailable(AsyncOrdersError):
     status_code = 503
     i18n_key = "503.002"

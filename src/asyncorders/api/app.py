@@ -21,6 +21,7 @@ from asyncorders.api import envelope
 from asyncorders.api.deps import BODY_MODELS, Runtime
 from asyncorders.api.middleware import RequestContext
 from asyncorders.api.routes import catalogs, customers, orders
+from asyncorders.api.simulate import Simulation
 from asyncorders.demo import seed
 from asyncorders.errors import (
     AsyncOrdersError,
@@ -76,6 +77,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     for router in (orders.router, customers.router, catalogs.router):
         app.include_router(router, prefix=PREFIX)
     _handle_errors(app)
+    if settings.sandbox:
+        app.add_middleware(Simulation)
     app.add_middleware(
         RequestContext,
         max_body_bytes=settings.max_body_bytes,

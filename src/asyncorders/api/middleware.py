@@ -70,6 +70,9 @@ class RequestContext:
             else:
                 limited = _limit_body(receive, self.max_body_bytes)
                 await self.app(scope, limited, send_with_id)
+        except AsyncOrdersError as error:  # raised by a layer outside the router
+            if status == 0:
+                await self._reply(error, scope, send_with_id)
         except Exception:
             logger.exception("request.failed", path=scope["path"])
             if status == 0:
