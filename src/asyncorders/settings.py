@@ -42,6 +42,22 @@ class Settings(BaseSettings):
     sqlite_busy_timeout_ms: int = Field(default=5000, ge=0)
     log_level: str = "INFO"
 
+    # Operations.
+    rate_limit_per_second: float = Field(
+        default=100.0,
+        gt=0,
+        description="Requests per second per platform (Tango's public figure is 1).",
+    )
+    rate_limit_burst: int = Field(default=200, ge=1)
+    redis_url: str | None = Field(
+        default=None,
+        description="redis://host:port/db: rate-limit buckets shared by every "
+        "process; unset, each process keeps its own.",
+    )
+    flags_poll_seconds: float = Field(
+        default=1.0, gt=0, description="How often a process re-reads maintenance mode."
+    )
+
     # Fulfilment.
     credentials_key: SecretStr | None = Field(
         default=None,

@@ -7,7 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from sqlalchemy.exc import DBAPIError, OperationalError
@@ -18,9 +18,10 @@ from starlette.routing import Match
 
 from asyncorders import __version__, log
 from asyncorders.api import envelope
-from asyncorders.api.deps import BODY_MODELS, Runtime
+from asyncorders.api.deps import BODY_MODELS, Runtime, open_for_business
+from asyncorders.api.metrics import RequestMetrics
 from asyncorders.api.middleware import RequestContext
-from asyncorders.api.routes import catalogs, customers, orders
+from asyncorders.api.routes import catalogs, customers, health, orders
 from asyncorders.api.simulate import Simulation
 from asyncorders.demo import seed
 from asyncorders.errors import (
@@ -30,6 +31,7 @@ from asyncorders.errors import (
     StorageUnavailable,
 )
 from asyncorders.fulfilment.worker import Worker
+from asyncorders.ratelimit import buckets
 from asyncorders.settings import Settings
 from asyncorders.storage import migrate
 from asyncorders.storage.engine import connect
@@ -47,22 +49,34 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         await migrate.upgrade(database)
         if settings.sandbox and settings.seed_demo:
             await seed.ensure(database, settings)
-        app.state.runtime = Runtime(settings, database, settings.resolved_secret_key)
-        stop = asyncio.Event()
-        worker = (
-            asyncio.create_task(Worker(database, settings).run(stop))
-            if settings.embedded_worker
-            else None
+        runtime = Runtime(
+            settings,
+            database,
+            settings.resolved_secret_key,
+            limiter=buckets(settings.redis_url),
         )
+        app.state.runtime = runtime
+        await runtime.flags.refresh(database)
+        stop = asyncio.Event()
+        tasks = [
+            asyncio.create_task(
+                runtime.flags.run(database, settings.flags_poll_seconds, stop)
+            )
+        ]
+        if settings.embedded_worker:
+            tasks.append(asyncio.create_task(Worker(database, settings).run(stop)))
         logger.info(
-            "api.started", mode=settings.mode.value, embedded_worker=bool(worker)
+            "api.started",
+            mode=settings.mode.value,
+            embedded_worker=settings.embedded_worker,
+            shared_rate_limits=bool(settings.redis_url),
         )
         try:
             yield
         finally:
             stop.set()
-            if worker is not None:
-                await worker
+            await asyncio.gather(*tasks)
+            await runtime.limiter.close()
             await database.dispose()
 
     app = FastAPI(
@@ -75,15 +89,21 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     for router in (orders.router, customers.router, catalogs.router):
-        app.include_router(router, prefix=PREFIX)
+        app.include_router(
+            router, prefix=PREFIX, dependencies=[Depends(open_for_business)]
+        )
+    app.include_router(health.router)
     _handle_errors(app)
     if settings.sandbox:
         app.add_middleware(Simulation)
     app.add_middleware(
         RequestContext,
         max_body_bytes=settings.max_body_bytes,
-        html_paths=frozenset({f"{PREFIX}/docs", f"{PREFIX}/openapi.json"}),
+        any_accept=frozenset(
+            {f"{PREFIX}/docs", f"{PREFIX}/openapi.json", *health.PATHS}
+        ),
     )
+    app.add_middleware(RequestMetrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 
@@ -121,6 +141,12 @@ def _handle_errors(app: FastAPI) -> None:
     async def pool_exhausted(request: Request, exc: PoolTimeout) -> Response:
         logger.warning("storage.pool_timeout")
         return reply(request, StorageUnavailable("Storage is overloaded; retry."))
+
+    @app.exception_handler(OSError)
+    async def connection_refused(request: Request, exc: OSError) -> Response:
+        # The driver could not open a connection at all (server down, restarting).
+        logger.warning("storage.unreachable", error=type(exc).__name__)
+        return reply(request, StorageUnavailable())
 
     @app.exception_handler(OperationalError)
     @app.exception_handler(DBAPIError)

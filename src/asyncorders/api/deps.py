@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Annotated, Any, TypeVar
 
@@ -15,11 +15,14 @@ from pydantic import BaseModel, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from asyncorders.api import envelope
-from asyncorders.errors import AuthenticationFailed
+from asyncorders.api.flags import FlagWatch
+from asyncorders.api.middleware import RATE_LIMIT_HEADERS
+from asyncorders.errors import AuthenticationFailed, Maintenance, RateLimited
 from asyncorders.fulfilment.credentials import Vault
 from asyncorders.fulfilment.worker import make_vault
 from asyncorders.platforms import service as platforms
 from asyncorders.platforms.service import Caller
+from asyncorders.ratelimit import Buckets, Limit, MemoryBuckets
 from asyncorders.settings import Settings
 from asyncorders.storage.engine import Database
 
@@ -33,6 +36,8 @@ class Runtime:
     settings: Settings
     database: Database
     secret: bytes
+    limiter: Buckets = field(default_factory=MemoryBuckets)
+    flags: FlagWatch = field(default_factory=FlagWatch)
 
     @cached_property
     def vault(self) -> Vault:
@@ -42,6 +47,13 @@ class Runtime:
 
 def runtime(request: Request) -> Runtime:
     return request.app.state.runtime  # type: ignore[no-any-return]
+
+
+def open_for_business(runtime: Annotated[Runtime, Depends(runtime)]) -> None:
+    """Every API route answers 503 while the deployment is in maintenance."""
+    mode = runtime.flags.maintenance
+    if mode.on:
+        raise Maintenance(mode.message, retry_after=mode.retry_after)
 
 
 def request_id(request: Request) -> str:
@@ -67,7 +79,21 @@ async def caller(
     if found is None:
         raise AuthenticationFailed()
     structlog.contextvars.bind_contextvars(platform=found.platform_name)
+    await _within_rate_limit(request, runtime, found)
     return found
+
+
+async def _within_rate_limit(request: Request, runtime: Runtime, who: Caller) -> None:
+    """Take a token from the platform's bucket; 429 when it is empty."""
+    settings = runtime.settings
+    limit = Limit(
+        rate=who.rate_limit_per_second or settings.rate_limit_per_second,
+        burst=who.rate_limit_burst or settings.rate_limit_burst,
+    )
+    decision = await runtime.limiter.take(f"platform:{who.platform_id}", limit)
+    if not decision.allowed:
+        raise RateLimited(headers=decision.headers())
+    request.scope["state"][RATE_LIMIT_HEADERS] = decision.headers()
 
 
 def _basic_credentials(header: str | None) -> tuple[str, str]:

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
 from starlette.responses import Response
 
+from asyncorders.api import metrics
 from asyncorders.errors import (
     AsyncOrdersError,
     FieldError,
@@ -66,6 +67,7 @@ class ErrorInfo(BaseModel):
 
 
 def error_response(error: AsyncOrdersError, request_id: str, path: str) -> Response:
+    metrics.count_rejection(error.status_code, error.i18n_key)
     body = ErrorInfo(
         timestamp=_timestamp(),
         requestId=request_id,

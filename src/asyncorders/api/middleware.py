@@ -27,17 +27,18 @@ from asyncorders.errors import (
 logger = log.get("asyncorders.http")
 
 REQUEST_ID_HEADER = b"x-request-id"
+RATE_LIMIT_HEADERS = "rate_limit_headers"  # scope state key: fields for the answer
 _WELL_FORMED_ID = re.compile(rb"^[A-Za-z0-9][A-Za-z0-9._:-]{7,63}$")
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 
 
 class RequestContext:
     def __init__(
-        self, app: ASGIApp, *, max_body_bytes: int, html_paths: frozenset[str]
+        self, app: ASGIApp, *, max_body_bytes: int, any_accept: frozenset[str]
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
-        self.html_paths = html_paths  # the docs pages, which browsers ask for
+        self.any_accept = any_accept  # docs, health and metrics: not JSON-only
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -57,9 +58,11 @@ class RequestContext:
             nonlocal status
             if message["type"] == "http.response.start":
                 status = message["status"]
+                extra = scope["state"].get(RATE_LIMIT_HEADERS) or {}
                 message["headers"] = [
                     *message.get("headers", []),
                     (REQUEST_ID_HEADER, encoded_id),
+                    *((k.encode(), v.encode()) for k, v in extra.items()),
                 ]
             await send(message)
 
@@ -93,7 +96,7 @@ class RequestContext:
         if "\x00" in path or b"%00" in scope["query_string"]:
             return NulInRequest()
         accept = headers.get(b"accept")
-        if accept and path not in self.html_paths and not _accepts_json(accept):
+        if accept and path not in self.any_accept and not _accepts_json(accept):
             return NotAcceptable()
         if method not in _BODY_METHODS:
             return None

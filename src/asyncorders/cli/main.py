@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from asyncorders.cli import accounts, catalog, platforms
+from asyncorders.cli import accounts, catalog, operations, platforms
 from asyncorders.cli.serve import serve, worker
 
 app = typer.Typer(
@@ -18,6 +18,7 @@ app.add_typer(platforms.app, name="platform")
 app.add_typer(accounts.customers, name="customer")
 app.add_typer(accounts.accounts, name="account")
 app.add_typer(catalog.app, name="catalog")
+app.add_typer(operations.app, name="maintenance")
 
 
 @app.command("migrate")

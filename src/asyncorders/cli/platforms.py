@@ -83,3 +83,27 @@ def list_keys(name: str) -> None:
             typer.echo(f"{key.public_id}  {key.created_at.isoformat()}  {revoked}")
 
     run_in_transaction(work)
+
+
+@app.command("rate-limit")
+def rate_limit(
+    name: str,
+    per_second: float = typer.Option(None, "--per-second", min=0.001),
+    burst: int = typer.Option(None, "--burst", min=1),
+    default: bool = typer.Option(
+        False, "--default", help="Go back to the deployment's default."
+    ),
+) -> None:
+    """Set a platform's own rate limit (Tango's public figure: --per-second 1)."""
+    from asyncorders.platforms import service
+
+    if default == (per_second is not None or burst is not None):
+        typer.secho("error: give --per-second/--burst, or --default", err=True)
+        raise typer.Exit(1)
+
+    async def work(session: AsyncSession, _: Settings) -> None:
+        await service.set_rate_limit(session, name, per_second, burst)
+        shown = "default" if default else f"{per_second}/s, burst {burst}"
+        typer.echo(f"platform {name} rate limit: {shown}")
+
+    run_in_transaction(work)

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
+import os
+import tempfile
+from typing import TYPE_CHECKING, Any
 
 import typer
 
@@ -17,6 +19,9 @@ def serve(
     no_worker: bool = typer.Option(
         False, "--no-worker", help="Do not run a fulfilment worker in this process."
     ),
+    processes: int = typer.Option(
+        1, "--processes", min=1, help="API processes (PostgreSQL only)."
+    ),
 ) -> None:
     """Start the API server, with one fulfilment worker unless --no-worker."""
     import uvicorn
@@ -25,18 +30,38 @@ def serve(
     from asyncorders.api.app import create_app
     from asyncorders.settings import Settings
 
-    settings = Settings(embedded_worker=False) if no_worker else Settings()
+    if no_worker:
+        os.environ["ASYNCORDERS_EMBEDDED_WORKER"] = "false"
+    settings = Settings()
     log.configure(json=not settings.sandbox, level=settings.log_level)
+    if processes > 1 and settings.resolved_database_url.startswith("sqlite"):
+        typer.secho(
+            "error: --processes needs PostgreSQL; SQLite has one writer, so run "
+            "one process (set ASYNCORDERS_DATABASE_URL to scale out)",
+            err=True,
+            fg="red",
+        )
+        raise typer.Exit(2)
     if settings.sandbox and settings.seed_demo:
         _announce_demo(settings, f"http://{host}:{port}")
+    options: dict[str, Any] = {
+        "host": host,
+        "port": port,
+        "log_level": "warning",
+        "access_log": False,
+        "loop": "uvloop",
+        "http": "httptools",
+    }
+    if processes == 1:
+        uvicorn.run(create_app(settings), **options)
+        return
+    # Each process builds its own app from the environment; their metrics meet
+    # in one directory so that a scrape adds them up.
+    os.environ.setdefault(
+        "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="asyncorders-metrics-")
+    )
     uvicorn.run(
-        create_app(settings),
-        host=host,
-        port=port,
-        log_level="warning",
-        access_log=False,
-        loop="uvloop",
-        http="httptools",
+        "asyncorders.api.app:create_app", factory=True, workers=processes, **options
     )
 
 

@@ -15,10 +15,17 @@ async def get_by_name(session: AsyncSession, name: str) -> Platform | None:
 
 async def active_keys(
     session: AsyncSession, platform_name: str
-) -> Sequence[Row[int, str, int, str]]:
-    """(platform id, platform name, key id, key hash) of each unrevoked key."""
+) -> Sequence[Row[int, str, int, str, float | None, int | None]]:
+    """(platform id, name, key id, key hash, rate, burst) of each unrevoked key."""
     result = await session.execute(
-        select(Platform.id, Platform.name, ApiKey.id, ApiKey.key_hash)
+        select(
+            Platform.id,
+            Platform.name,
+            ApiKey.id,
+            ApiKey.key_hash,
+            Platform.rate_limit_per_second,
+            Platform.rate_limit_burst,
+        )
         .join(ApiKey, ApiKey.platform_id == Platform.id)
         .where(Platform.name == platform_name, ApiKey.revoked_at.is_(None))
     )

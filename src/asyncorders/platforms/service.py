@@ -33,6 +33,8 @@ class Caller:
     platform_id: int
     platform_name: str
     key_id: int
+    rate_limit_per_second: float | None = None  # None: the deployment default
+    rate_limit_burst: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,11 +74,16 @@ async def authenticate(
     """
     candidate = keys.hash_key(secret, key)
     found: Caller | None = None
-    for platform_id, name, key_id, key_hash in await repository.active_keys(
-        session, platform_name
-    ):
+    for (
+        platform_id,
+        name,
+        key_id,
+        key_hash,
+        rate,
+        burst,
+    ) in await repository.active_keys(session, platform_name):
         if keys.matches(candidate, key_hash):
-            found = Caller(platform_id, name, key_id)
+            found = Caller(platform_id, name, key_id, rate, burst)
     return found
 
 
@@ -161,3 +168,16 @@ async def _issue(
     session.add(row)
     await session.flush()
     return IssuedKey(platform.name, row.public_id, plain)
+
+
+async def set_rate_limit(
+    session: AsyncSession,
+    platform_name: str,
+    per_second: float | None,
+    burst: int | None,
+) -> None:
+    """Override the deployment's rate limit for one platform (None: the default)."""
+    platform = await _platform(session, platform_name)
+    platform.rate_limit_per_second = per_second
+    platform.rate_limit_burst = burst
+    await session.flush()

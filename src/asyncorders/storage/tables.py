@@ -49,11 +49,25 @@ class Base(DeclarativeBase):
 
 
 class Platform(Base):
+    """A tenant. Its rate limit overrides the deployment default when set."""
+
     __tablename__ = "platforms"
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     name: Mapped[str] = mapped_column(String(100), unique=True)
     created_at: Mapped[datetime]
+    rate_limit_per_second: Mapped[float | None]
+    rate_limit_burst: Mapped[int | None] = mapped_column(Integer)
+
+
+class ServiceFlag(Base):
+    """Deployment-wide switches every process reads, such as maintenance mode."""
+
+    __tablename__ = "service_flags"
+
+    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[dict[str, Any]] = mapped_column(JSON)
+    updated_at: Mapped[datetime]
 
 
 class ApiKey(Base):

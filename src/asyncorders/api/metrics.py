@@ -1,0 +1,138 @@
+"""Prometheus metrics: per request in middleware, from the database at scrape time.
+
+With several API processes (`serve --processes N`), PROMETHEUS_MULTIPROC_DIR is
+set before they start and each scrape adds up every process's counters. Order
+gauges are read from the database when scraped, so they are whole-deployment
+figures whichever process answers.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from datetime import datetime
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.multiprocess import MultiProcessCollector
+from prometheus_client.registry import Collector
+from sqlalchemy import func, select
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from asyncorders import log
+from asyncorders.storage.engine import Database
+from asyncorders.storage.tables import AsyncOrder
+
+logger = log.get("asyncorders.metrics")
+
+REQUESTS = Counter(
+    "asyncorders_requests_total",
+    "HTTP requests answered, by route template, method and status.",
+    ["route", "method", "status"],
+)
+LATENCY = Histogram(
+    "asyncorders_request_duration_seconds",
+    "Time to answer, by route template and method.",
+    ["route", "method"],
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+REJECTIONS = Counter(
+    "asyncorders_rejections_total",
+    "429 and 503 answers, by status and i18nKey (the reason).",
+    ["status", "reason"],
+)
+
+
+class RequestMetrics:
+    """Counts and times every request; rejections by their i18nKey."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 0
+
+        async def observe(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, observe)
+        finally:
+            route = getattr(scope.get("route"), "path", "unmatched")
+            REQUESTS.labels(route, scope["method"], str(status)).inc()
+            LATENCY.labels(route, scope["method"]).observe(
+                time.perf_counter() - started
+            )
+
+
+def count_rejection(status: int, reason: str) -> None:
+    if status in (429, 503):
+        REJECTIONS.labels(str(status), reason).inc()
+
+
+class OrderCollector(Collector):
+    """Orders by status and the age of the oldest pending one, read at scrape."""
+
+    def __init__(self, counts: dict[str, int], oldest: datetime | None) -> None:
+        self.counts = counts
+        self.oldest = oldest
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        orders = GaugeMetricFamily(
+            "asyncorders_orders", "Async orders by status.", labels=["status"]
+        )
+        for status, count in sorted(self.counts.items()):
+            orders.add_metric([status], count)
+        yield orders
+        age = 0.0
+        if self.oldest is not None:
+            age = max(0.0, time.time() - self.oldest.timestamp())
+        yield GaugeMetricFamily(
+            "asyncorders_oldest_pending_order_age_seconds",
+            "Age of the oldest order still PENDING (0 when none).",
+            value=age,
+        )
+
+
+async def scrape(database: Database) -> tuple[bytes, str]:
+    """The exposition text for this deployment (without order gauges when the
+    database cannot be read)."""
+    registry = CollectorRegistry()
+    try:
+        registry.register(await _orders(database))
+    except Exception as error:  # storage down: the request figures still matter
+        logger.warning("metrics.orders_unavailable", error=type(error).__name__)
+    if "PROMETHEUS_MULTIPROC_DIR" in os.environ:
+        MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+    else:
+        for collector in (REQUESTS, LATENCY, REJECTIONS):
+            registry.register(collector)
+    return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+async def _orders(database: Database) -> OrderCollector:
+    async with database.sessions() as session:
+        rows = await session.execute(
+            select(AsyncOrder.status, func.count()).group_by(AsyncOrder.status)
+        )
+        counts = {status: count for status, count in rows}  # noqa: C416 (Rows)
+        oldest = await session.scalar(
+            select(func.min(AsyncOrder.created_at)).where(
+                AsyncOrder.status == "PENDING"
+            )
+        )
+    return OrderCollector(counts, oldest)
