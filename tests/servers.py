@@ -38,12 +38,13 @@ def server_env(settings: Settings, **env: str) -> dict[str, str]:
 
 
 @contextmanager
-def serving(settings: Settings, log: Path, **env: str) -> Iterator[str]:
+def serving(settings: Settings, log: Path, *args: str, **env: str) -> Iterator[str]:
     """Run `asyncorders serve` until the block ends; yields its base URL."""
     port = free_port()
+    command = [sys.executable, "-m", "asyncorders", "serve", "--port", str(port)]
     with log.open("ab") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "asyncorders", "serve", "--port", str(port)],
+            [*command, *args],
             env=server_env(settings, **env),
             stdout=output,
             stderr=subprocess.STDOUT,

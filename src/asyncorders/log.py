@@ -32,7 +32,8 @@ def configure(*, json: bool, level: str = "INFO") -> None:
             logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
         ),
         logger_factory=_StderrLogger,
-        cache_logger_on_first_use=True,
+        # Not cached: a reconfiguration (tests, the CLI) reaches every logger.
+        cache_logger_on_first_use=False,
     )
 
 

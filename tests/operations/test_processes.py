@@ -4,6 +4,7 @@ maintenance mode, and Redis going away."""
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
 import sys
 import time
@@ -155,3 +156,31 @@ def _wait(condition: object, within: float = 15) -> None:
         if time.monotonic() > deadline:
             raise TimeoutError("Redis did not change state in time")
         time.sleep(0.1)
+
+
+async def test_metrics_of_several_processes_add_up(
+    api: Api, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    postgres_only(api)
+    shared = tmp_path / "metrics"
+    shared.mkdir()
+    monkeypatch.setenv("PROMETHEUS_MULTIPROC_DIR", str(shared))
+    log = tmp_path / "api-many.log"
+    with serving(api.settings, log, "--processes", "2") as base:
+        fresh_connections = httpx.Limits(max_keepalive_connections=0)
+        async with httpx.AsyncClient(limits=fresh_connections) as http:
+            await asyncio.gather(  # 401s, counted like any answer
+                *(http.get(f"{base}/raas/v2/customers") for _ in range(40))
+            )
+            scrapes = [await http.get(f"{base}/metrics") for _ in range(4)]
+
+    pattern = re.compile(
+        r'asyncorders_requests_total\{method="GET",route="/raas/v2/customers",'
+        r'status="401"\} ([0-9.]+)'
+    )
+    found = [pattern.search(scrape.text) for scrape in scrapes]
+    totals = {float(match.group(1)) for match in found if match}
+    assert all(found)
+    assert totals == {40.0}, "every scrape sums all processes"
+    writers = {path.stem.rsplit("_", 1)[-1] for path in shared.glob("counter_*.db")}
+    assert len(writers) >= 2, "two processes counted requests"

@@ -72,11 +72,21 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, observe)
         finally:
-            route = getattr(scope.get("route"), "path", "unmatched")
+            route = _template(scope)
             REQUESTS.labels(route, scope["method"], str(status)).inc()
             LATENCY.labels(route, scope["method"]).observe(
                 time.perf_counter() - started
             )
+
+
+def _template(scope: Scope) -> str:
+    """The matched route's path template, with the router's prefix put back."""
+    relative = getattr(scope.get("route"), "path", None)
+    if relative is None:
+        return "unmatched"
+    depth = relative.count("/")
+    prefix = "/".join(scope["path"].split("/")[: -depth or None])
+    return f"{prefix}{relative}" if depth else relative
 
 
 def count_rejection(status: int, reason: str) -> None:
