@@ -1,0 +1,116 @@
+"""Overload and start-up races: a request that waits too long for a database
+connection answers 503, and processes starting together migrate once."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+import time
+import uuid
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from asyncorders.api.app import create_app
+from asyncorders.api.deps import Runtime
+from asyncorders.settings import Settings
+from asyncorders.storage import migrate
+from asyncorders.storage.engine import connect
+from tests.api.test_errors import assert_envelope
+from tests.conftest import POSTGRES_ADMIN_URL, Api, _admin
+from tests.factories import Tenant
+from tests.servers import server_env
+
+pytestmark = pytest.mark.anyio
+
+
+async def test_a_request_that_waits_too_long_for_a_connection_answers_503(
+    api: Api, tenant: Tenant
+) -> None:
+    settings = api.settings.model_copy(
+        update={"db_pool_size": 1, "db_pool_timeout": 0.3}
+    )
+    database = connect(settings)
+    app = create_app(settings)
+    app.state.runtime = Runtime(settings, database, settings.resolved_secret_key)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    try:
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://testserver/raas/v2"
+        ) as http:
+            async with database.engine.connect():  # the pool's only connection
+                waited = await http.get("/customers", auth=tenant.auth)
+            after = await http.get("/customers", auth=tenant.auth)
+    finally:
+        await database.dispose()
+
+    assert_envelope(waited, 503, "503.002")
+    assert waited.headers["Retry-After"]
+    assert after.status_code == 200
+
+
+async def test_processes_starting_together_apply_the_migrations_once(
+    api: Api,
+) -> None:
+    if api.runtime.database.is_sqlite:
+        pytest.skip("several processes share a PostgreSQL database")
+    name = f"asyncorders_race_{uuid.uuid4().hex[:12]}"
+    await _admin(f'CREATE DATABASE "{name}"')
+    settings = Settings(
+        data_dir=api.settings.data_dir,
+        secret_key="test-secret",
+        database_url=make_url(POSTGRES_ADMIN_URL)
+        .set(database=name)
+        .render_as_string(hide_password=False),
+    )
+    # Four processes, imports done, start migrating at the same instant.
+    go = time.time() + 3
+    starts = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            _MIGRATE_AT,
+            str(go),
+            env=server_env(settings),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+        )
+        for _ in range(4)
+    ]
+    try:
+        outputs = await asyncio.gather(*(start.communicate() for start in starts))
+        database = connect(settings)
+        try:
+            current = await migrate.is_current(database)
+            async with database.engine.connect() as connection:
+                versions = await connection.scalar(
+                    text("SELECT count(*) FROM alembic_version")
+                )
+        finally:
+            await database.dispose()
+    finally:
+        await _admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+    assert [start.returncode for start in starts] == [0] * 4, outputs
+    assert current
+    assert versions == 1
+
+
+_MIGRATE_AT = """
+import asyncio, sys, time
+from asyncorders.settings import Settings
+from asyncorders.storage import migrate
+from asyncorders.storage.engine import connect
+
+async def main():
+    database = connect(Settings())
+    time.sleep(max(0, float(sys.argv[1]) - time.time()))
+    try:
+        await migrate.upgrade(database)
+    finally:
+        await database.dispose()
+
+asyncio.run(main())
+"""
