@@ -16,6 +16,7 @@ from asyncorders.accounts import service as accounts
 from asyncorders.api.app import create_app
 from asyncorders.api.deps import Runtime
 from asyncorders.platforms import repository as platform_repository
+from tests.api.test_errors import assert_envelope
 from tests.conftest import Api
 from tests.factories import Tenant, create_order, line, make_tenant, order_body
 
@@ -507,6 +508,62 @@ async def test_delivery_date_eight_days_ahead_is_accepted(
     assert response.json()["failedLineItems"] == []
     assert response.json()["status"] == "PENDING"
     assert await balance(api, tenant) == FUNDS - Decimal("9.00")
+
+
+@pytest.mark.parametrize(
+    ("sent", "stored"),
+    [
+        ("2099-03-04", "2099-03-04T00:00:00Z"),
+        ("2099-03-04T10:30:00", "2099-03-04T10:30:00Z"),
+        ("2099-03-04T10:30:00+02:00", "2099-03-04T08:30:00Z"),
+    ],
+)
+async def test_delivery_date_without_an_offset_is_read_as_utc(
+    api: Api, tenant: Tenant, sent: str, stored: str
+) -> None:
+    created = await api.http.post(
+        ORDERS,
+        json=order_body(tenant, lineItems=[line("later", deliveryDate=sent)]),
+        auth=tenant.auth,
+    )
+    shown = await api.http.get(tenant.order_url("order-1"), auth=tenant.auth)
+
+    assert created.status_code == 202, created.text
+    assert created.json()["failedLineItems"] == []
+    assert shown.json()["lineItems"][0]["scheduledDeliveryDate"] == stored
+
+
+async def test_delivery_date_in_the_past_without_an_offset_fails_the_line(
+    api: Api, tenant: Tenant
+) -> None:
+    response = await api.http.post(
+        ORDERS,
+        json=order_body(
+            tenant, lineItems=[line("past", deliveryDate="2020-01-01T00:00:00")]
+        ),
+        auth=tenant.auth,
+    )
+
+    assert response.status_code == 202, response.text
+    [failure] = response.json()["failedLineItems"]
+    assert [e["errorCodeName"] for e in failure["errors"]] == ["DELIVERY_DATE_TOO_SOON"]
+
+
+@pytest.mark.parametrize(
+    "sent", ["9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+01:00"]
+)
+async def test_delivery_date_outside_the_utc_range_is_refused_whole(
+    api: Api, tenant: Tenant, sent: str
+) -> None:
+    response = await api.http.post(
+        ORDERS,
+        json=order_body(tenant, lineItems=[line("edge", deliveryDate=sent)]),
+        auth=tenant.auth,
+    )
+
+    body = assert_envelope(response, 400, "400.002")
+    assert [e["path"] for e in body["errors"]] == ["lineItems[0].deliveryDate"]
+    assert await balance(api, tenant) == FUNDS
 
 
 async def test_complete_address_line_with_shipping_method_is_accepted(

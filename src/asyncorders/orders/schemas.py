@@ -7,11 +7,12 @@ there and `orderNotes` here. Fields Tango does not have are marked as extensions
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 
-from pydantic import ConfigDict, Field
+from pydantic import AfterValidator, ConfigDict, Field
+from pydantic_core import PydanticCustomError
 
 from asyncorders.accounts.schemas import Email
 from asyncorders.catalog.schemas import Utid
@@ -30,6 +31,22 @@ ExternalRefID = Annotated[str, Field(pattern=r"^[-_.A-Za-z0-9]{1,100}$")]
 Campaign = Annotated[str, Field(max_length=1024)]
 PurchaseOrderNumber = Annotated[str, Field(max_length=255)]
 Notes = Annotated[str, Field(max_length=150)]
+
+
+def _in_utc(moment: datetime) -> datetime:
+    """A date-time without an offset is UTC; every one is stored in UTC."""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    try:
+        return moment.astimezone(UTC)
+    except OverflowError:
+        raise PydanticCustomError(
+            "datetime_range", "Date-time out of range once converted to UTC"
+        ) from None
+
+
+# A date (`2030-01-01`, midnight UTC) or a date-time, with or without an offset.
+UtcMoment = Annotated[datetime, AfterValidator(_in_utc)]
 
 
 class OrderStatus(StrEnum):
@@ -102,7 +119,7 @@ class LineItemCriteria(Criteria):
     deliveryMethod: DeliveryMethod
     recipient: RecipientInfoCriteria
     quantity: Annotated[int, Field(ge=1, le=1000)] = 1
-    deliveryDate: datetime | None = None
+    deliveryDate: UtcMoment | None = None
     etid: Annotated[str, Field(pattern=r"^[eE]\d{6}$")] | None = None
     ptid: Annotated[str, Field(pattern=r"^[pP]\d+$", max_length=32)] | None = None
     expirationDate: Annotated[str, Field(max_length=32)] | None = None

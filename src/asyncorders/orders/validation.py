@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import Enum
 
@@ -113,17 +113,13 @@ def check(
 ) -> list[LineProblem]:
     problems = _item_problems(line, item, currency_code)
     problems += _recipient_problems(line)
-    if line.deliveryDate is not None:
-        when = line.deliveryDate
-        if when.tzinfo is None:
-            when = when.replace(tzinfo=UTC)
-        if when < now + MIN_DELIVERY_LEAD:
-            problems.append(
-                _problem(
-                    Problem.DELIVERY_DATE_TOO_SOON,
-                    "deliveryDate must be at least 7 days in the future.",
-                )
+    if line.deliveryDate is not None and line.deliveryDate < now + MIN_DELIVERY_LEAD:
+        problems.append(
+            _problem(
+                Problem.DELIVERY_DATE_TOO_SOON,
+                "deliveryDate must be at least 7 days in the future.",
             )
+        )
     return problems
 
 
