@@ -3,6 +3,8 @@ filters, and tenancy (contract sections 2 to 4, reference notes A2, A3 and A5)."
 
 from __future__ import annotations
 
+import base64
+import json
 from datetime import UTC, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -746,6 +748,12 @@ async def test_list_filters_by_date_and_date_time(api: Api, tenant: Tenant) -> N
         ("startDate", "yesterday"),
         ("endDate", "2016-01-01T25:00:00Z"),
         ("endDate", "01/02/2016"),
+        ("startDate", "2026-W01"),  # ISO 8601, not RFC 3339
+        ("startDate", "20260101"),
+        # Valid text, but outside the years 1 to 9999 once in UTC.
+        ("endDate", "9999-12-31"),
+        ("startDate", "0001-01-01T00:00:00+01:00"),
+        ("endDate", "9999-12-31T23:59:59-01:00"),
     ],
 )
 async def test_list_bad_date_is_400(
@@ -763,6 +771,46 @@ async def test_list_garbage_cursor_is_400(api: Api, tenant: Tenant, param: str) 
     response = await get(api, tenant, ORDERS, {param: "garbage"})
 
     assert_bad_request(response, param)
+
+
+def forged(key: list[Any]) -> str:
+    """A cursor of our shape whose key no page of ours ever had."""
+    raw = json.dumps(["n", key]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    ("suffix", "key"),
+    [
+        ("", [2**31]),  # beyond a line position
+        ("", [10**30]),
+        ("/lineItems", [-1]),
+        ("/history", [2**63]),  # beyond a 64-bit id
+    ],
+)
+async def test_forged_cursor_out_of_the_keys_range_is_400(
+    api: Api, tenant: Tenant, suffix: str, key: list[Any]
+) -> None:
+    await create_order(api.http, tenant, "order-1")
+
+    response = await get(
+        api, tenant, tenant.order_url("order-1") + suffix, {"nextCursor": forged(key)}
+    )
+
+    assert_bad_request(response, "nextCursor")
+
+
+@pytest.mark.parametrize(
+    "key",
+    [["0001-01-01T00:00:00+14:00", 1], ["2026-01-01T00:00:00Z", 2**63]],
+    ids=["moment", "id"],
+)
+async def test_list_forged_cursor_out_of_range_is_400(
+    api: Api, tenant: Tenant, key: list[Any]
+) -> None:
+    response = await get(api, tenant, ORDERS, {"nextCursor": forged(key)})
+
+    assert_bad_request(response, "nextCursor")
 
 
 async def test_list_never_shows_another_platforms_orders(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 
@@ -45,6 +46,10 @@ ORDER_PATH = (
     "/{externalRefID}"
 )
 MAX_ID_FILTERS = 50
+_RFC3339 = re.compile(
+    r"\d{4}-\d{2}-\d{2}"
+    r"([Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})?)?\Z"
+)
 
 CallerDep = Annotated[Caller, Depends(caller)]
 SessionDep = Annotated[AsyncSession, Depends(session)]
@@ -135,19 +140,20 @@ async def list_async_orders(
     them. Dates are RFC 3339 dates or date-times; a date `endDate` includes
     that whole day.
     """
-    end, end_inclusive = _end_bound(_date_param("endDate", endDate))
+    start, _ = _date_bound("startDate", startDate, end=False)
+    end, end_inclusive = _date_bound("endDate", endDate, end=True)
     filters = OrderFilters(
         account_identifier=accountIdentifier,
         customer_identifier=customerIdentifier,
         external_ref_id=externalRefID,
-        start=_start_bound(_date_param("startDate", startDate)),
+        start=start,
         end=end,
         end_inclusive=end_inclusive,
         statuses=(orderStatus.value,) if orderStatus else (),
         campaign=campaign,
         purchase_order_number=purchaseOrderNumber,
     )
-    cursor = pagination.decode(prevCursor, nextCursor, (datetime, int))
+    cursor = pagination.decode(prevCursor, nextCursor, (datetime, pagination.ROW_ID))
     page = await service.list_orders(db, who, filters, cursor, maxResults)
     return responses.json(
         AsyncOrderListView(
@@ -311,7 +317,7 @@ async def get_async_order_history(
     every changed field with its old and new value.
     """
     order = await service.get(db, who, path)
-    cursor = pagination.decode(prevCursor, nextCursor, (int,))
+    cursor = pagination.decode(prevCursor, nextCursor, (pagination.ROW_ID,))
     page = await service.history(db, order, cursor, maxResults)
     view = OrderHistoryView(
         referenceOrderID=order.reference_order_id,
@@ -331,7 +337,7 @@ def _line_item_query(
     failed_only: bool,
 ) -> service.LineItemQuery:
     return service.LineItemQuery(
-        cursor=pagination.decode(prev_cursor, next_cursor, (int,)),
+        cursor=pagination.decode(prev_cursor, next_cursor, (pagination.POSITION,)),
         limit=limit,
         failed_only=failed_only,
         external_refs=_id_list("externalRefLineItemIDs", external_refs),
@@ -357,44 +363,38 @@ def _id_list(name: str, values: list[str] | None) -> list[str]:
     return ids
 
 
-def _date_param(name: str, value: str | None) -> datetime | date | None:
-    """An RFC 3339 date (`2016-01-01`) or date-time (`2016-01-01T00:00:00Z`)."""
+def _date_bound(
+    name: str, value: str | None, *, end: bool
+) -> tuple[datetime | None, bool]:
+    """A date filter as a UTC instant, and whether the bound is inclusive.
+
+    An RFC 3339 date (`2016-01-01`) or date-time (`2016-01-01T00:00:00Z`); a
+    date `endDate` includes that whole day.
+    """
     if value is None:
-        return None
+        return None, True
     try:
+        if not _RFC3339.match(value):
+            raise ValueError
         if len(value) == len("2016-01-01"):
-            return date.fromisoformat(value)
-        return datetime.fromisoformat(value)
-    except ValueError:
+            day = date.fromisoformat(value)
+            if end:
+                day += timedelta(days=1)
+            return datetime.combine(day, time.min, UTC), not end
+        moment = datetime.fromisoformat(value)
+        if moment.tzinfo is None:
+            return moment.replace(tzinfo=UTC), True
+        return moment.astimezone(UTC), True
+    except (ValueError, OverflowError):
         raise ValidationFailed(
             [
                 FieldError(
                     name,
                     "400.002",
-                    f"{name} must be an RFC 3339 date or date-time.",
+                    f"{name} must be an RFC 3339 date or date-time "
+                    "between the years 1 and 9999 in UTC.",
                     invalid_value=value,
                     constraint="Pattern",
                 )
             ]
         ) from None
-
-
-def _start_bound(value: datetime | date | None) -> datetime | None:
-    if value is None:
-        return None
-    if isinstance(value, datetime):
-        return _utc(value)
-    return datetime.combine(value, time.min, UTC)
-
-
-def _end_bound(value: datetime | date | None) -> tuple[datetime | None, bool]:
-    """The end of the range and whether it is inclusive."""
-    if value is None:
-        return None, True
-    if isinstance(value, datetime):
-        return _utc(value), True
-    return datetime.combine(value + timedelta(days=1), time.min, UTC), False
-
-
-def _utc(value: datetime) -> datetime:
-    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
