@@ -15,6 +15,8 @@ import pytest
 from asyncorders.accounts import service as accounts
 from asyncorders.api.app import create_app
 from asyncorders.api.deps import Runtime
+from asyncorders.catalog import service as catalog
+from asyncorders.demo.seed import demo_catalog
 from asyncorders.platforms import repository as platform_repository
 from tests.api.test_errors import assert_envelope
 from tests.conftest import Api
@@ -273,6 +275,32 @@ async def test_same_external_ref_id_in_another_account_is_a_new_order(
 
 
 # ---- funds ----------------------------------------------------------------------
+
+
+async def test_a_total_beyond_any_balance_answers_402_and_stores_nothing(
+    api: Api, tenant: Tenant
+) -> None:
+    catalog_file = demo_catalog()
+    huge = (
+        catalog_file.brands[0]
+        .items[1]
+        .model_copy(update={"utid": "U777777", "maxValue": accounts.MAX_BALANCE})
+    )
+    catalog_file.brands[0].items.append(huge)
+    async with api.runtime.database.sessions() as session:
+        await catalog.load(session, catalog_file)
+        await session.commit()
+    lines = [
+        line(f"l{n}", utid="U777777", amount=str(accounts.MAX_BALANCE), quantity=1000)
+        for n in range(10)
+    ]
+
+    response = await api.http.post(
+        ORDERS, json=order_body(tenant, "huge", lineItems=lines), auth=tenant.auth
+    )
+
+    assert_envelope(response, 402, "402.001")
+    await assert_nothing_stored(api, tenant, "huge", FUNDS)
 
 
 async def test_insufficient_funds_answers_402_stores_nothing_and_retry_succeeds(

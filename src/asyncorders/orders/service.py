@@ -97,6 +97,8 @@ async def create(
     now = utcnow()
     items = await catalog.items_by_utid(session, (li.utid for li in criteria.lineItems))
     plan = validation.plan(criteria.lineItems, items, account.currency_code, now)
+    if plan.total_charge > accounts.MAX_BALANCE:  # no balance can cover it
+        raise _insufficient(plan, account)
     order = _new_order(caller, criteria, plan, account, now)
     try:
         async with session.begin_nested():
@@ -109,10 +111,7 @@ async def create(
         return existing, False
 
     if not await accounts.charge(session, account.id, order.id, plan.total_charge):
-        raise InsufficientFunds(
-            f"The account balance does not cover this order's total of "
-            f"{plan.total_charge} {account.currency_code}."
-        )
+        raise _insufficient(plan, account)
     await repository.insert_line_items(
         session, [_line_row(order, line, now) for line in plan.lines]
     )
@@ -136,6 +135,13 @@ async def create(
     )
     await session.flush()
     return order, True
+
+
+def _insufficient(plan: validation.Plan, account: Account) -> InsufficientFunds:
+    return InsufficientFunds(
+        f"The account balance does not cover this order's total of "
+        f"{plan.total_charge} {account.currency_code}."
+    )
 
 
 async def _account(
