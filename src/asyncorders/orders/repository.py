@@ -9,11 +9,13 @@ from sqlalchemy import Select, insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from asyncorders.storage.tables import (
+    CAMPAIGN_PREFIX,
     ApiKey,
     AsyncOrder,
     LineItem,
     OrderEvent,
     Platform,
+    campaign_prefix,
 )
 
 
@@ -90,7 +92,12 @@ def list_query(platform_id: int, filters: OrderFilters) -> Select[AsyncOrder]:
     if filters.exclude_statuses:
         query = query.where(AsyncOrder.status.not_in(filters.exclude_statuses))
     if filters.campaign is not None:
-        query = query.where(AsyncOrder.campaign == filters.campaign)
+        # The whole value is compared with `IS NOT DISTINCT FROM` (SQLite: `IS`),
+        # not `=`: SQLite would fold an `=` into the prefix term and lose the index.
+        query = query.where(
+            campaign_prefix(AsyncOrder.campaign) == filters.campaign[:CAMPAIGN_PREFIX],
+            AsyncOrder.campaign.is_not_distinct_from(filters.campaign),
+        )
     if filters.purchase_order_number is not None:
         query = query.where(
             AsyncOrder.purchase_order_number == filters.purchase_order_number
