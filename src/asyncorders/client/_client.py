@@ -77,13 +77,16 @@ class _Retrying:
 
 
 def _options(
-    base_url: str, auth: Auth | None, timeout: float | httpx.Timeout
+    base_url: str,
+    auth: Auth | None,
+    timeout: float | httpx.Timeout,
+    headers: Mapping[str, str] | None,
 ) -> dict[str, Any]:
     return {
         "base_url": base_url.rstrip("/") + "/",
         "auth": auth,
         "timeout": timeout,
-        "headers": {"Accept": "application/json"},
+        "headers": {"Accept": "application/json", **(headers or {})},
         "follow_redirects": False,
     }
 
@@ -95,6 +98,7 @@ class Client:
     ...     order = tango.get_order("cust-1", "acct-1", "batch-2026-10")
 
     `auth` is (platform name, API key) for HTTP Basic, or any `httpx.Auth`.
+    `headers` go on every request (e.g. asyncorders' sandbox `X-Simulate`).
     """
 
     def __init__(
@@ -104,13 +108,14 @@ class Client:
         auth: Auth | None = None,
         retry: RetryPolicy = DEFAULT_RETRY,
         timeout: float | httpx.Timeout = 30.0,
+        headers: Mapping[str, str] | None = None,
         limits: httpx.Limits | None = None,
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] = time.sleep,
         rand: Callable[[], float] = random.random,
     ) -> None:
         self._http = httpx.Client(
-            **_options(base_url, auth, timeout),
+            **_options(base_url, auth, timeout, headers),
             limits=limits or httpx.Limits(),
             transport=transport,
         )
@@ -331,13 +336,14 @@ class AsyncClient:
         auth: Auth | None = None,
         retry: RetryPolicy = DEFAULT_RETRY,
         timeout: float | httpx.Timeout = 30.0,
+        headers: Mapping[str, str] | None = None,
         limits: httpx.Limits | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         rand: Callable[[], float] = random.random,
     ) -> None:
         self._http = httpx.AsyncClient(
-            **_options(base_url, auth, timeout),
+            **_options(base_url, auth, timeout, headers),
             limits=limits or httpx.Limits(),
             transport=transport,
         )

@@ -92,9 +92,10 @@ def build_request(
     http: httpx.Client | httpx.AsyncClient, call: Call[Any]
 ) -> httpx.Request:
     """The request for one attempt; each attempt gets a request id of its own."""
-    headers = {REQUEST_ID: str(uuid.uuid4()), **call.headers}
+    headers = {REQUEST_ID: str(uuid.uuid4())}
     if call.body is not None:
         headers["Content-Type"] = "application/json"
+    headers.update(call.headers)
     return http.build_request(
         call.method,
         call.path.lstrip("/"),
