@@ -14,7 +14,7 @@ Requests without a fault are forwarded untouched. Every request is recorded.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -47,6 +47,8 @@ class Seen:
 class Plan:
     faults: list[Fault]
     seen: list[Seen] = field(default_factory=list)
+    # Called once the server has answered, before the answer is relayed.
+    meddle: Callable[[Seen], None] | None = None
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def next_fault(self) -> Fault | None:
@@ -87,6 +89,8 @@ def _handler(upstream: str, plan: Plan) -> type[BaseHTTPRequestHandler]:
             )
             seen.status = answer.status_code
             seen.answer_request_id = answer.headers.get("X-REQUEST-ID")
+            if plan.meddle is not None:
+                plan.meddle(seen)
             if fault is not None and fault.kind == "drop":
                 self.close_connection = True
                 return
