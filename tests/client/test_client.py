@@ -279,13 +279,13 @@ def _not_json(c: Client, t: Tenant) -> object:
         body=b"customerIdentifier=x",
         headers={"Content-Type": "application/x-www-form-urlencoded"},
     )
-    return c.send(call)
+    return c._send(call)
 
 
 def _simulated(value: str) -> Provoke:
     def provoke(c: Client, t: Tenant) -> object:
         call = Call("GET", "/customers", one(Customer), headers={"X-Simulate": value})
-        return c.send(call)
+        return c._send(call)
 
     return provoke
 

@@ -136,7 +136,7 @@ class Client:
     def close(self) -> None:
         self._http.close()
 
-    def send(self, call: Call[T]) -> T:
+    def _send(self, call: Call[T]) -> T:
         """Send one call, retrying as the policy allows."""
         attempt = 1
         while True:
@@ -156,7 +156,7 @@ class Client:
 
     def create_order(self, order: NewOrder) -> AsyncOrderEntity:
         """Submit an order; `.created` is False when the externalRefID existed."""
-        return self.send(_calls.create_order(order))
+        return self._send(_calls.create_order(order))
 
     def list_orders(
         self,
@@ -165,14 +165,14 @@ class Client:
         max_results: int | None = None,
         next_cursor: str | None = None,
     ) -> AsyncOrderList:
-        return self.send(_calls.list_orders(filters, max_results, next_cursor))
+        return self._send(_calls.list_orders(filters, max_results, next_cursor))
 
     def iter_orders(
         self, filters: OrderFilters | None = None, *, page_size: int | None = None
     ) -> Iterator[AsyncOrderSummary]:
         """Every order matching `filters`, page after page."""
         first = _calls.list_orders(filters, page_size, None)
-        for page in _pages.walk(self.send, first):
+        for page in _pages.walk(self._send, first):
             yield from page.orders
 
     def get_order(
@@ -186,7 +186,7 @@ class Client:
         next_cursor: str | None = None,
     ) -> AsyncOrderDetail:
         """The order's summary and one page of line items; `.etag` for If-Match."""
-        return self.send(
+        return self._send(
             _calls.get_order(
                 customer, account, external_ref_id, filters, max_results, next_cursor
             )
@@ -204,7 +204,7 @@ class Client:
         first = _calls.get_order(
             customer, account, external_ref_id, filters, page_size, None
         )
-        for page in _pages.walk(self.send, first):
+        for page in _pages.walk(self._send, first):
             yield from page.lineItems
 
     def patch_order(
@@ -217,7 +217,7 @@ class Client:
         if_match: str | None = None,
     ) -> AsyncOrderUpdate:
         """Correct campaign, purchaseOrderNumber or notes (None clears a field)."""
-        return self.send(
+        return self._send(
             _calls.patch_order(customer, account, external_ref_id, changes, if_match)
         )
 
@@ -232,7 +232,7 @@ class Client:
         next_cursor: str | None = None,
     ) -> AsyncOrderLineItems:
         """One page of line items with their reward credentials."""
-        return self.send(
+        return self._send(
             _calls.line_items(
                 customer, account, external_ref_id, filters, max_results, next_cursor
             )
@@ -250,7 +250,7 @@ class Client:
         first = _calls.line_items(
             customer, account, external_ref_id, filters, page_size, None
         )
-        for page in _pages.walk(self.send, first):
+        for page in _pages.walk(self._send, first):
             yield from page.lineItems
 
     def get_history(
@@ -263,7 +263,7 @@ class Client:
         next_cursor: str | None = None,
     ) -> OrderHistory:
         """One page of the order's audit trail (asyncorders extension)."""
-        return self.send(
+        return self._send(
             _calls.history(customer, account, external_ref_id, max_results, next_cursor)
         )
 
@@ -276,19 +276,19 @@ class Client:
         page_size: int | None = None,
     ) -> Iterator[OrderEvent]:
         first = _calls.history(customer, account, external_ref_id, page_size, None)
-        for page in _pages.walk(self.send, first):
+        for page in _pages.walk(self._send, first):
             yield from page.events
 
     # ---- customers, accounts, catalog -------------------------------------------
 
     def create_customer(self, customer_identifier: str, display_name: str) -> Customer:
-        return self.send(_calls.create_customer(customer_identifier, display_name))
+        return self._send(_calls.create_customer(customer_identifier, display_name))
 
     def get_customer(self, customer_identifier: str) -> Customer:
-        return self.send(_calls.get_customer(customer_identifier))
+        return self._send(_calls.get_customer(customer_identifier))
 
     def list_customers(self) -> list[Customer]:
-        return self.send(_calls.list_customers())
+        return self._send(_calls.list_customers())
 
     def create_account(
         self,
@@ -299,7 +299,7 @@ class Client:
         contact_email: str,
         currency_code: str = "USD",
     ) -> Account:
-        return self.send(
+        return self._send(
             _calls.create_account(
                 customer_identifier,
                 account_identifier,
@@ -310,10 +310,10 @@ class Client:
         )
 
     def get_account(self, account_identifier: str) -> Account:
-        return self.send(_calls.get_account(account_identifier))
+        return self._send(_calls.get_account(account_identifier))
 
     def list_accounts(self, customer_identifier: str) -> list[Account]:
-        return self.send(_calls.list_accounts(customer_identifier))
+        return self._send(_calls.list_accounts(customer_identifier))
 
     def get_catalog(
         self,
@@ -323,7 +323,7 @@ class Client:
         currency_code: str | None = None,
         status: str | None = None,
     ) -> Catalog:
-        return self.send(_calls.catalog(brand_key, utid, currency_code, status))
+        return self._send(_calls.catalog(brand_key, utid, currency_code, status))
 
 
 class AsyncClient:
@@ -364,7 +364,7 @@ class AsyncClient:
     async def aclose(self) -> None:
         await self._http.aclose()
 
-    async def send(self, call: Call[T]) -> T:
+    async def _send(self, call: Call[T]) -> T:
         """Send one call, retrying as the policy allows."""
         attempt = 1
         while True:
@@ -384,7 +384,7 @@ class AsyncClient:
 
     async def create_order(self, order: NewOrder) -> AsyncOrderEntity:
         """Submit an order; `.created` is False when the externalRefID existed."""
-        return await self.send(_calls.create_order(order))
+        return await self._send(_calls.create_order(order))
 
     async def list_orders(
         self,
@@ -393,14 +393,14 @@ class AsyncClient:
         max_results: int | None = None,
         next_cursor: str | None = None,
     ) -> AsyncOrderList:
-        return await self.send(_calls.list_orders(filters, max_results, next_cursor))
+        return await self._send(_calls.list_orders(filters, max_results, next_cursor))
 
     async def iter_orders(
         self, filters: OrderFilters | None = None, *, page_size: int | None = None
     ) -> AsyncIterator[AsyncOrderSummary]:
         """Every order matching `filters`, page after page."""
         first = _calls.list_orders(filters, page_size, None)
-        async for page in _pages.awalk(self.send, first):
+        async for page in _pages.awalk(self._send, first):
             for order in page.orders:
                 yield order
 
@@ -415,7 +415,7 @@ class AsyncClient:
         next_cursor: str | None = None,
     ) -> AsyncOrderDetail:
         """The order's summary and one page of line items; `.etag` for If-Match."""
-        return await self.send(
+        return await self._send(
             _calls.get_order(
                 customer, account, external_ref_id, filters, max_results, next_cursor
             )
@@ -433,7 +433,7 @@ class AsyncClient:
         first = _calls.get_order(
             customer, account, external_ref_id, filters, page_size, None
         )
-        async for page in _pages.awalk(self.send, first):
+        async for page in _pages.awalk(self._send, first):
             for line in page.lineItems:
                 yield line
 
@@ -447,7 +447,7 @@ class AsyncClient:
         if_match: str | None = None,
     ) -> AsyncOrderUpdate:
         """Correct campaign, purchaseOrderNumber or notes (None clears a field)."""
-        return await self.send(
+        return await self._send(
             _calls.patch_order(customer, account, external_ref_id, changes, if_match)
         )
 
@@ -462,7 +462,7 @@ class AsyncClient:
         next_cursor: str | None = None,
     ) -> AsyncOrderLineItems:
         """One page of line items with their reward credentials."""
-        return await self.send(
+        return await self._send(
             _calls.line_items(
                 customer, account, external_ref_id, filters, max_results, next_cursor
             )
@@ -480,7 +480,7 @@ class AsyncClient:
         first = _calls.line_items(
             customer, account, external_ref_id, filters, page_size, None
         )
-        async for page in _pages.awalk(self.send, first):
+        async for page in _pages.awalk(self._send, first):
             for line in page.lineItems:
                 yield line
 
@@ -494,7 +494,7 @@ class AsyncClient:
         next_cursor: str | None = None,
     ) -> OrderHistory:
         """One page of the order's audit trail (asyncorders extension)."""
-        return await self.send(
+        return await self._send(
             _calls.history(customer, account, external_ref_id, max_results, next_cursor)
         )
 
@@ -507,7 +507,7 @@ class AsyncClient:
         page_size: int | None = None,
     ) -> AsyncIterator[OrderEvent]:
         first = _calls.history(customer, account, external_ref_id, page_size, None)
-        async for page in _pages.awalk(self.send, first):
+        async for page in _pages.awalk(self._send, first):
             for event in page.events:
                 yield event
 
@@ -516,15 +516,15 @@ class AsyncClient:
     async def create_customer(
         self, customer_identifier: str, display_name: str
     ) -> Customer:
-        return await self.send(
+        return await self._send(
             _calls.create_customer(customer_identifier, display_name)
         )
 
     async def get_customer(self, customer_identifier: str) -> Customer:
-        return await self.send(_calls.get_customer(customer_identifier))
+        return await self._send(_calls.get_customer(customer_identifier))
 
     async def list_customers(self) -> list[Customer]:
-        return await self.send(_calls.list_customers())
+        return await self._send(_calls.list_customers())
 
     async def create_account(
         self,
@@ -535,7 +535,7 @@ class AsyncClient:
         contact_email: str,
         currency_code: str = "USD",
     ) -> Account:
-        return await self.send(
+        return await self._send(
             _calls.create_account(
                 customer_identifier,
                 account_identifier,
@@ -546,10 +546,10 @@ class AsyncClient:
         )
 
     async def get_account(self, account_identifier: str) -> Account:
-        return await self.send(_calls.get_account(account_identifier))
+        return await self._send(_calls.get_account(account_identifier))
 
     async def list_accounts(self, customer_identifier: str) -> list[Account]:
-        return await self.send(_calls.list_accounts(customer_identifier))
+        return await self._send(_calls.list_accounts(customer_identifier))
 
     async def get_catalog(
         self,
@@ -559,4 +559,4 @@ class AsyncClient:
         currency_code: str | None = None,
         status: str | None = None,
     ) -> Catalog:
-        return await self.send(_calls.catalog(brand_key, utid, currency_code, status))
+        return await self._send(_calls.catalog(brand_key, utid, currency_code, status))

@@ -234,6 +234,10 @@ def translated(request: httpx.Request) -> Iterator[None]:
         raise ConnectionLost(
             f"connection lost: {error!r}", method=method, url=url
         ) from error
+    except httpx.RequestError as error:  # an undecodable body, too many redirects
+        raise TransportError(
+            f"cannot read the answer: {error!r}", method=method, url=url
+        ) from error
 
 
 def parse_retry_after(value: str | None) -> float | None:

@@ -169,4 +169,3 @@ def _unreadable(
 
 def drop_none(values: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in values.items() if v is not None}
-
