@@ -18,6 +18,7 @@ from asyncorders.client import (
     Client,
     Conflict,
     ConnectError,
+    Credential,
     InsufficientFunds,
     LineItemFilters,
     NewAsyncOrder,
@@ -28,6 +29,7 @@ from asyncorders.client import (
     PreconditionFailed,
     RateLimited,
     RetryPolicy,
+    Reward,
     ServerError,
     Unavailable,
     UnsupportedMediaType,
@@ -484,3 +486,11 @@ def test_an_http_status_without_envelope_keeps_the_text() -> None:
     assert error.envelope.httpCode == 502
     assert error.request_id == "r1"
     assert error.message == "<html>Bad gateway</html>"
+
+
+def test_a_credential_value_is_kept_but_never_shown_in_a_repr() -> None:
+    credential = Credential(label="PIN", value="4921", type="text")
+
+    assert credential.value == "4921"
+    assert "4921" not in repr(credential)
+    assert "4921" not in str(Reward(credentialList=[credential]))

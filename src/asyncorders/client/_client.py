@@ -216,7 +216,11 @@ class Client:
         *,
         if_match: str | None = None,
     ) -> AsyncOrderUpdate:
-        """Correct campaign, purchaseOrderNumber or notes (None clears a field)."""
+        """Correct campaign, purchaseOrderNumber or notes (None clears a field).
+
+        With `if_match`, a retry after a lost answer can meet 412 for your own
+        change: read the order again to tell whether it holds your values.
+        """
         return self._send(
             _calls.patch_order(customer, account, external_ref_id, changes, if_match)
         )
@@ -446,7 +450,11 @@ class AsyncClient:
         *,
         if_match: str | None = None,
     ) -> AsyncOrderUpdate:
-        """Correct campaign, purchaseOrderNumber or notes (None clears a field)."""
+        """Correct campaign, purchaseOrderNumber or notes (None clears a field).
+
+        With `if_match`, a retry after a lost answer can meet 412 for your own
+        change: read the order again to tell whether it holds your values.
+        """
         return await self._send(
             _calls.patch_order(customer, account, external_ref_id, changes, if_match)
         )
