@@ -11,6 +11,7 @@ an export can be edited and fed back.
 from __future__ import annotations
 
 import csv
+import io
 import json
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
@@ -90,10 +91,10 @@ def read(path: Path) -> Parsed:
     """Every row of the file checked; problems are collected, not raised."""
     parsed = Parsed()
     for line, cells, found in _rows(path):
-        correction, problems = _check(line, cells)
-        parsed.problems.extend(Problem(line, message) for message in found)
         if found:
+            parsed.problems.extend(Problem(line, message) for message in found)
             continue
+        correction, problems = _check(line, cells)
         parsed.problems.extend(problems)
         if correction is not None:
             parsed.corrections.append(correction)
@@ -102,7 +103,7 @@ def read(path: Path) -> Parsed:
     return parsed
 
 
-def _rows(path: Path) -> Iterator[Row]:
+def _rows(path: Path) -> list[Row]:
     try:
         text = path.read_text(encoding="utf-8-sig")
     except (OSError, UnicodeDecodeError) as error:
@@ -112,7 +113,7 @@ def _rows(path: Path) -> Iterator[Row]:
     rows = list(_json_lines(text) if _is_json_lines(path, text) else _csv_rows(text))
     if not rows:
         raise InputError(f"{path} holds no rows")
-    return iter(rows)
+    return rows
 
 
 def _is_json_lines(path: Path, text: str) -> bool:
@@ -122,7 +123,8 @@ def _is_json_lines(path: Path, text: str) -> bool:
 
 
 def _csv_rows(text: str) -> Iterator[Row]:
-    reader = csv.DictReader(text.splitlines(), restkey=_EXTRA)
+    # newline="" keeps a line break inside a quoted cell, as csv expects.
+    reader = csv.DictReader(io.StringIO(text, newline=""), restkey=_EXTRA)
     _check_columns(list(reader.fieldnames or []))
     for cells in reader:
         found = ["more cells than columns"] if _EXTRA in cells else []
