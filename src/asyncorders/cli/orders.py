@@ -6,13 +6,15 @@ These commands are clients: they talk to a server (asyncorders, or Tango) at
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import TYPE_CHECKING, TextIO
 
 import typer
 
 if TYPE_CHECKING:
     from rich.console import Console
+    from rich.table import Table
 
     from asyncorders.client import AsyncClient, AsyncOrderSummary
     from asyncorders.corrections.apply import Preview
@@ -248,7 +250,7 @@ async def _dry_run(
     return ALL_DONE if all(p.outcome in fine for p in previews) else SOME_FAILED
 
 
-def _preview_rows(table: Any, found: Preview) -> None:
+def _preview_rows(table: Table, found: Preview) -> None:
     from asyncorders.corrections.results import Outcome
 
     c = found.correction
@@ -278,7 +280,7 @@ def _summarise(results: list[Result], target: Path) -> None:
     typer.echo(f"{counts}; results in {target}", err=True)
 
 
-def _count(outcomes: Any) -> str:
+def _count(outcomes: Iterable[str]) -> str:
     from collections import Counter
 
     counted = Counter(outcomes)
@@ -304,7 +306,9 @@ EXPORT_COLUMNS = (
 )
 
 
-def _write_orders(handle: TextIO, orders: Any, output_format: str) -> int:
+def _write_orders(
+    handle: TextIO, orders: Iterable[AsyncOrderSummary], output_format: str
+) -> int:
     import csv
 
     writer = csv.DictWriter(handle, fieldnames=EXPORT_COLUMNS)
@@ -322,8 +326,9 @@ def _write_orders(handle: TextIO, orders: Any, output_format: str) -> int:
 
 def _csv_row(order: AsyncOrderSummary) -> dict[str, str]:
     charged = order.amountCharged
+    plain = EXPORT_COLUMNS[: EXPORT_COLUMNS.index("amountCharged")]
     values: dict[str, object] = {
-        **{name: getattr(order, name) for name in EXPORT_COLUMNS[:11]},
+        **{name: getattr(order, name) for name in plain},
         "createdAt": order.createdAt.isoformat() if order.createdAt else None,
         # Every account currency has cents; the Decimal prints exactly.
         "amountCharged": (
