@@ -434,6 +434,22 @@ async def test_a_file_without_the_columns_is_refused(
     assert message in run.stderr
 
 
+async def test_a_results_folder_that_does_not_exist_is_refused_before_sending(
+    tenant: Tenant, proxy: tuple[str, Plan], tmp_path: Path
+) -> None:
+    url, plan = proxy
+    source = write_csv(tmp_path / "fix.csv", [row(tenant, ref(0), notes="x")])
+    nowhere = tmp_path / "missing" / "r.csv"
+
+    run = await cli(
+        tenant, url, "orders", "patch", "--from", str(source), "--results", str(nowhere)
+    )
+
+    assert run.exit_code == 2
+    assert "no folder" in run.stderr
+    assert plan.seen == []
+
+
 async def test_export_streams_every_order_as_csv_or_json_lines(
     api: Api, tenant: Tenant, live_url: str, tmp_path: Path
 ) -> None:

@@ -79,6 +79,9 @@ def patch(
 
     corrections = _read_or_exit(source)
     target = results or result_file.default_path(source)
+    if not target.parent.is_dir():
+        typer.secho(f"error: no folder {target.parent} for the results", err=True)
+        raise typer.Exit(BAD_INPUT)
     previous = result_file.read_previous(target)
     todo: list[Correction] = []
     kept: list[Result] = []
