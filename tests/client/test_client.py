@@ -262,6 +262,11 @@ def _bad_patch(c: Client, t: Tenant) -> object:
     return c.patch_order(t.customer, t.account, "e-1", {"notes": "x" * 151})
 
 
+def _not_updatable(c: Client, t: Tenant) -> object:
+    c.create_order(order_body(t, "e-5"))
+    return c.patch_order(t.customer, t.account, "e-5", {"amount": "1"})
+
+
 def _stale_etag(c: Client, t: Tenant) -> object:
     c.create_order(order_body(t, "e-2"))
     return c.patch_order(
@@ -300,16 +305,7 @@ def _poor_order(c: Client, t: Tenant) -> object:
 
 ERRORS: list[tuple[str, Provoke, type[ApiError], int, str]] = [
     ("bad field", _bad_patch, ValidationError, 400, "400.002"),
-    (
-        "unknown member",
-        lambda c, t: (
-            c.create_order(order_body(t, "e-5"))
-            and c.patch_order(t.customer, t.account, "e-5", {"amount": "1"})
-        ),
-        ValidationError,
-        400,
-        "400.003",
-    ),
+    ("unknown member", _not_updatable, ValidationError, 400, "400.003"),
     ("funds", _poor_order, InsufficientFunds, 402, "402.001"),
     (
         "order",
@@ -330,7 +326,7 @@ ERRORS: list[tuple[str, Provoke, type[ApiError], int, str]] = [
     ("too large", _too_large, PayloadTooLarge, 413, "413.001"),
     ("media type", _not_json, UnsupportedMediaType, 415, "415.001"),
     ("rate limit", _simulated("rate-limit"), RateLimited, 429, "429.001"),
-    ("maintenance", _simulated("unavailable"), Unavailable, 503, "503.002"),
+    ("unavailable", _simulated("unavailable"), Unavailable, 503, "503.002"),
     ("server error", _simulated("server-error"), ServerError, 500, "500.001"),
 ]
 

@@ -5,6 +5,8 @@ and a repeated create never makes a second order."""
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,6 +36,7 @@ from tests.client.proxy import Fault, Plan, fault_proxy
 from tests.conftest import Api
 from tests.factories import Tenant, order_body
 from tests.operations.test_rate_limits import limit_platform
+from tests.servers import server_env
 
 pytestmark = pytest.mark.anyio
 
@@ -41,6 +44,7 @@ RATE_LIMITED = Fault("simulate", "rate-limit")
 UNAVAILABLE = Fault("simulate", "unavailable")
 SERVER_ERROR = Fault("simulate", "server-error")
 DROP = Fault("drop")
+FLAG_PROPAGATION = 1.6  # every process re-reads maintenance mode each second
 
 
 @pytest.fixture
@@ -144,6 +148,35 @@ async def test_a_real_retry_after_is_waited_out(
     assert events[0]["reason"] == "429 429.001"
     assert events[0]["wait_seconds"] == 1.0
     assert elapsed >= 1.0 * len(events)
+
+
+async def test_maintenance_mode_is_waited_out_for_as_long_as_it_asks(
+    api: Api, live_url: str, tenant: Tenant, retries: pytest.LogCaptureFixture
+) -> None:
+    env = server_env(api.settings)
+
+    def maintenance(*args: str) -> None:
+        command = [sys.executable, "-m", "asyncorders", "maintenance", *args]
+        subprocess.run(command, env=env, check=True, capture_output=True)
+        time.sleep(FLAG_PROPAGATION)
+
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        maintenance("off")  # the operator ends it while the client waits
+
+    maintenance("on", "--retry-after", "7")
+    auth = (tenant.platform, tenant.key)
+    try:
+        with Client(live_url, auth=auth, sleep=sleep) as client:
+            customers = client.list_customers()
+    finally:
+        maintenance("off")
+
+    assert [c.customerIdentifier for c in customers] == [tenant.customer]
+    assert waits == [7.0]
+    assert retry_events(retries)[0]["reason"] == "503 503.001"
 
 
 # ---- server errors: backoff, only for what is safe to repeat --------------------
