@@ -140,3 +140,19 @@ async def tenant(api: Api) -> Tenant:
 @pytest.fixture
 def data_dir(tmp_path: Path) -> Path:
     return tmp_path
+
+
+@pytest.fixture(scope="session")
+def live_url(
+    backend_settings: Settings, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """A real `asyncorders serve` on loopback, on the backend's database.
+
+    One process per backend for the whole run: tables are emptied per test by
+    `db`, and the server caches nothing of them (no embedded worker).
+    """
+    from tests.servers import serving
+
+    log_file = tmp_path_factory.mktemp("live") / "serve.log"
+    with serving(backend_settings, log_file) as base:
+        yield f"{base}/raas/v2"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from asyncorders.cli import accounts, catalog, operations, platforms
+from asyncorders.cli import accounts, catalog, operations, orders, platforms
 from asyncorders.cli.serve import serve, worker
 
 app = typer.Typer(
@@ -19,6 +19,7 @@ app.add_typer(accounts.customers, name="customer")
 app.add_typer(accounts.accounts, name="account")
 app.add_typer(catalog.app, name="catalog")
 app.add_typer(operations.app, name="maintenance")
+app.add_typer(orders.app, name="orders")
 
 
 @app.command("migrate")
