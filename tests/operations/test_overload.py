@@ -1,13 +1,17 @@
 """Overload and start-up races: a request that waits too long for a database
-connection answers 503, and processes starting together migrate once."""
+connection answers 503, a slow upload holds no connection, and processes starting
+together migrate once."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 import time
 import uuid
+from collections.abc import AsyncIterator
 
+import anyio
 import httpx
 import pytest
 from sqlalchemy import text
@@ -20,7 +24,7 @@ from asyncorders.storage import migrate
 from asyncorders.storage.engine import connect
 from tests.api.test_errors import assert_envelope
 from tests.conftest import POSTGRES_ADMIN_URL, Api, _admin
-from tests.factories import Tenant
+from tests.factories import Tenant, order_body
 from tests.servers import server_env
 
 pytestmark = pytest.mark.anyio
@@ -49,6 +53,54 @@ async def test_a_request_that_waits_too_long_for_a_connection_answers_503(
     assert_envelope(waited, 503, "503.002")
     assert waited.headers["Retry-After"]
     assert after.status_code == 200
+
+
+async def test_a_slow_upload_holds_no_database_connection(
+    api: Api, tenant: Tenant
+) -> None:
+    settings = api.settings.model_copy(
+        update={"db_pool_size": 1, "db_pool_timeout": 0.5}
+    )
+    database = connect(settings)
+    app = create_app(settings)
+    app.state.runtime = Runtime(settings, database, settings.resolved_secret_key)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    body = json.dumps(order_body(tenant, "slow")).encode()
+    halfway = anyio.Event()
+
+    async def trickle() -> AsyncIterator[bytes]:
+        yield body[:20]
+        halfway.set()
+        await anyio.sleep(1.5)  # three pool timeouts
+        yield body[20:]
+
+    try:
+        async with (
+            httpx.AsyncClient(
+                transport=transport, base_url="http://testserver/raas/v2"
+            ) as http,
+            anyio.create_task_group() as tasks,
+        ):
+            uploads: list[httpx.Response] = []
+
+            async def upload() -> None:
+                uploads.append(
+                    await http.post(
+                        "/asyncOrders",
+                        content=trickle(),
+                        headers={"Content-Type": "application/json"},
+                        auth=tenant.auth,
+                    )
+                )
+
+            tasks.start_soon(upload)
+            await halfway.wait()
+            meanwhile = await http.get("/customers", auth=tenant.auth)
+    finally:
+        await database.dispose()
+
+    assert meanwhile.status_code == 200, meanwhile.text
+    assert [u.status_code for u in uploads] == [202], uploads[0].text
 
 
 async def test_processes_starting_together_apply_the_migrations_once(

@@ -123,6 +123,17 @@ async def test_malformed_authorization_header_answers_401(
     assert_unauthorized(response)
 
 
+@pytest.mark.parametrize(
+    "name", ["ac\x00me", "acme\n", " acme", "a" * 101, "ac/me", "<script>"]
+)
+async def test_a_name_no_platform_can_have_answers_401(
+    api: Api, tenant: Tenant, name: str
+) -> None:
+    response = await api.http.get("/customers", headers=basic(name, tenant.key))
+
+    assert_unauthorized(response)
+
+
 async def test_bearer_token_answers_401(api: Api, tenant: Tenant) -> None:
     response = await api.http.get(
         "/customers", headers={"Authorization": "Bearer some.jwt.token"}

@@ -27,6 +27,7 @@ from asyncorders.settings import Settings
 from asyncorders.storage.engine import Database
 
 M = TypeVar("M", bound=BaseModel)
+_BODY_METHODS = frozenset({"POST", "PUT", "PATCH"})
 
 
 @dataclass(frozen=True)
@@ -73,8 +74,14 @@ async def caller(
     runtime: Annotated[Runtime, Depends(runtime)],
     db_session: Annotated[AsyncSession, Depends(session)],
 ) -> Caller:
-    """The platform behind the request's HTTP Basic credentials, or 401."""
+    """The platform behind the request's HTTP Basic credentials, or 401.
+
+    A body is read in full first (Starlette keeps it for the route), so that a
+    slow upload holds no database connection while it trickles in.
+    """
     name, key = _basic_credentials(request.headers.get("authorization"))
+    if request.method in _BODY_METHODS:
+        await request.body()
     found = await platforms.authenticate(db_session, runtime.secret, name, key)
     if found is None:
         raise AuthenticationFailed()
@@ -107,8 +114,8 @@ def _basic_credentials(header: str | None) -> tuple[str, str]:
     except (binascii.Error, UnicodeDecodeError):
         raise AuthenticationFailed() from None
     name, colon, key = decoded.partition(":")
-    if not colon or not name or not key:
-        raise AuthenticationFailed()
+    if not colon or not key or not platforms.PLATFORM_NAME.fullmatch(name):
+        raise AuthenticationFailed()  # no platform has such a name: ask no one
     return name, key
 
 
