@@ -160,22 +160,78 @@ async def finish(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def lock_due_messages(
-    session: AsyncSession, channels: list[str], now: datetime, limit: int
+async def claim_due_messages(
+    session: AsyncSession,
+    channels: list[str],
+    now: datetime,
+    limit: int,
+    claimer: str,
+    until: datetime,
 ) -> list[OutboxMessage]:
+    """Mark due messages SENDING for `claimer` until `until`, and return them.
+
+    Due: PENDING once `not_before` has come, or SENDING with an expired claim
+    (its sender died). Rows another sender is claiming are skipped.
+    """
     if not channels:
         return []
     result = await session.scalars(
         select(OutboxMessage)
         .where(
-            and_(
-                OutboxMessage.status == "PENDING",
-                OutboxMessage.not_before <= now,
-                OutboxMessage.channel.in_(channels),
-            )
+            OutboxMessage.channel.in_(channels),
+            or_(
+                and_(
+                    OutboxMessage.status == "PENDING",
+                    OutboxMessage.not_before <= now,
+                ),
+                and_(
+                    OutboxMessage.status == "SENDING",
+                    OutboxMessage.claim_expires_at < now,
+                ),
+            ),
         )
         .order_by(OutboxMessage.not_before, OutboxMessage.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return list(result)
+    messages = list(result)
+    for message in messages:
+        message.status = "SENDING"
+        message.claimed_by = claimer
+        message.claim_expires_at = until
+        message.attempts += 1
+    await session.flush()
+    return messages
+
+
+async def settle_message(
+    session: AsyncSession, message_id: int, claimer: str, **values: Any
+) -> bool:
+    """Record a send's outcome, unless the claim has passed to another sender."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == message_id,
+            OutboxMessage.status == "SENDING",
+            OutboxMessage.claimed_by == claimer,
+        )
+        .values(claimed_by=None, claim_expires_at=None, **values)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def set_delivery_status(
+    session: AsyncSession, line_item_id: int, delivery_status: str
+) -> None:
+    await session.execute(
+        update(LineItem)
+        .where(LineItem.id == line_item_id)
+        .values(delivery_status=delivery_status)
+    )
+
+
+async def lines_by_id(session: AsyncSession, ids: list[int]) -> dict[int, LineItem]:
+    if not ids:
+        return {}
+    result = await session.scalars(select(LineItem).where(LineItem.id.in_(ids)))
+    return {line.id: line for line in result}

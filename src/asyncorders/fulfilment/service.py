@@ -26,11 +26,12 @@ from asyncorders.catalog import service as catalog
 from asyncorders.clock import utcnow
 from asyncorders.fulfilment import credentials, repository
 from asyncorders.fulfilment.credentials import Vault
-from asyncorders.fulfilment.delivery import CHANNELS
+from asyncorders.fulfilment.delivery import CHANNELS, Outgoing
 from asyncorders.storage.tables import AsyncOrder, CatalogItem, LineItem, OrderEvent
 
 STATUS_CHANGED = "STATUS_CHANGED"
 FULFILMENT_FAILED = "FULFILMENT_FAILED"
+MAX_SEND_ATTEMPTS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +58,9 @@ class Rules:
     lease: timedelta
     channels_with_transport: frozenset[str]
     delay_per_line: float = 0.0
+    # Longer than a round of sends can take (SMTP gives up after 10 s a
+    # message); a sender that dies leaves its claim to expire.
+    send_claim: timedelta = timedelta(minutes=5)
 
 
 async def claim(session: AsyncSession, rules: Rules) -> Claim | None:
@@ -239,3 +243,97 @@ def _status_event(
             changes=[{"field": "orderStatus", "old": old or order.status, "new": new}],
         )
     )
+
+
+# ---- delivery -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A claimed outbox message, ready to be sent outside any transaction."""
+
+    message_id: int
+    line_item_id: int
+    order_id: int
+    reference_line_item_id: str
+    attempts: int
+    outgoing: Outgoing
+
+
+async def claim_deliveries(
+    session: AsyncSession, rules: Rules, vault: Vault, channels: list[str], limit: int
+) -> list[Delivery]:
+    """Claim due outbox messages (a short transaction) and prepare each one.
+
+    At least once: a sender that dies after its send but before recording it
+    leaves the claim to expire, and the message goes again with the same
+    Message-ID, so the recipient's mail system can tell it is the same one.
+    """
+    now = utcnow()
+    messages = await repository.claim_due_messages(
+        session, channels, now, limit, rules.worker_id, now + rules.send_claim
+    )
+    lines = await repository.lines_by_id(session, [m.line_item_id for m in messages])
+    deliveries = []
+    for message in messages:
+        line = lines[message.line_item_id]
+        if line.credentials is None:  # pragma: no cover - written with the reward
+            message.status = "FAILED"
+            message.last_error = "line item has no credentials"
+            continue
+        outgoing = Outgoing(
+            channel=message.channel,
+            recipient=message.recipient,
+            subject=message.subject,
+            body=message_body(line, vault.reveal(line.credentials)),
+            message_id=f"<{line.reference_line_item_id}@asyncorders>",
+        )
+        deliveries.append(
+            Delivery(
+                message.id,
+                line.id,
+                line.order_id,
+                line.reference_line_item_id,
+                message.attempts,
+                outgoing,
+            )
+        )
+    return deliveries
+
+
+async def record_delivery(
+    session: AsyncSession, delivery: Delivery, rules: Rules, error: str | None
+) -> str | None:
+    """Record how a send went; the message's new status, or None when its claim
+    had expired and passed to another sender, who records its own outcome."""
+    now = utcnow()
+    if error is None:
+        status, values = "SENT", {"status": "SENT", "sent_at": now}
+    elif delivery.attempts >= MAX_SEND_ATTEMPTS:
+        status, values = "FAILED", {"status": "FAILED", "last_error": error}
+    else:
+        retry_at = now + timedelta(seconds=2**delivery.attempts)
+        status = "PENDING"
+        values = {"status": status, "last_error": error, "not_before": retry_at}
+    if not await repository.settle_message(
+        session, delivery.message_id, rules.worker_id, **values
+    ):
+        return None
+    if status != "PENDING":
+        delivered = "DISPATCHED" if status == "SENT" else "FAILED"
+        await repository.set_delivery_status(session, delivery.line_item_id, delivered)
+    return status
+
+
+def message_body(line: LineItem, credentials: list[dict[str, str]]) -> str:
+    recipient = (line.recipient or {}).get("firstName") or "there"
+    lines = [
+        f"Hello {recipient},",
+        "",
+        f"You have received a reward: {line.reward_name}, "
+        f"worth {line.amount} {line.currency_code}.",
+    ]
+    if line.message:
+        lines += ["", line.message]
+    lines += ["", *(f"{c['label']}: {c['value']}" for c in credentials)]
+    return "\n".join(lines) + "\n"

@@ -349,7 +349,9 @@ class OutboxMessage(Base):
     reward. It holds no credential: the sender reads those from the line item.
 
     `status` is `RECORDED` (sandbox: kept, never sent), `PENDING` (waiting for a
-    transport), `SENT` or `FAILED`. One message per line item and channel.
+    transport), `SENDING` (claimed by `claimed_by` until `claim_expires_at`;
+    the send runs outside any transaction, and a claim that expires is taken
+    again), `SENT` or `FAILED`. One message per line item and channel.
     """
 
     __tablename__ = "outbox_messages"
@@ -357,7 +359,8 @@ class OutboxMessage(Base):
         UniqueConstraint("line_item_id", "channel"),
         Index("ix_outbox_messages_due", "status", "not_before"),
         CheckConstraint(
-            "status IN ('RECORDED', 'PENDING', 'SENT', 'FAILED')", name="status"
+            "status IN ('RECORDED', 'PENDING', 'SENDING', 'SENT', 'FAILED')",
+            name="status",
         ),
     )
 
@@ -372,3 +375,5 @@ class OutboxMessage(Base):
     not_before: Mapped[datetime]
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claim_expires_at: Mapped[datetime | None]
