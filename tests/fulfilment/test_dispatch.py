@@ -17,6 +17,7 @@ from sqlalchemy import select
 from asyncorders.api.app import create_app
 from asyncorders.api.deps import Runtime
 from asyncorders.fulfilment.delivery import Outgoing
+from asyncorders.fulfilment.service import MAX_SEND_ATTEMPTS
 from asyncorders.fulfilment.worker import Worker
 from asyncorders.storage.engine import Database, connect
 from asyncorders.storage.tables import LineItem, OutboxMessage
@@ -146,3 +147,58 @@ async def _line_ref(database: Database) -> str:
         ref: str | None = await session.scalar(select(LineItem.reference_line_item_id))
     assert ref is not None
     return ref
+
+
+class Refusing:
+    """A transport whose server refuses every message."""
+
+    async def send(self, message: Outgoing) -> None:
+        raise ConnectionRefusedError("no mail server here")
+
+
+async def delivery_state(api: Api, tenant: Tenant, ref: str) -> tuple[str, str]:
+    response = await api.http.get(tenant.order_url(ref), auth=tenant.auth)
+    assert response.status_code == 200, response.text
+    (item,) = response.json()["lineItems"]
+    return response.headers["ETag"], item["deliveryStatus"]
+
+
+async def test_a_dispatched_line_changes_the_order_etag(
+    api: Api, tenant: Tenant
+) -> None:
+    await emailed_order(api, tenant)
+    worker = Worker(
+        api.runtime.database, api.settings, transports_by_channel={"EMAIL": Outbox()}
+    )
+    await drain(worker)
+    before, status_before = await delivery_state(api, tenant, "mail")
+
+    assert await worker.dispatch() == 1
+
+    after, status_after = await delivery_state(api, tenant, "mail")
+    assert (status_before, status_after) == ("PROCESSING", "DISPATCHED")
+    assert after != before
+
+
+async def test_a_line_whose_delivery_gives_up_changes_the_order_etag(
+    api: Api, tenant: Tenant
+) -> None:
+    await emailed_order(api, tenant)
+    db = api.runtime.database
+    worker = Worker(db, api.settings, transports_by_channel={"EMAIL": Refusing()})
+    await drain(worker)
+    async with db.sessions() as session:
+        message = await session.scalar(select(OutboxMessage))
+        assert message is not None
+        message.attempts = MAX_SEND_ATTEMPTS - 1
+        await session.commit()
+    before, _ = await delivery_state(api, tenant, "mail")
+
+    assert await worker.dispatch() == 1
+
+    after, status = await delivery_state(api, tenant, "mail")
+    assert status == "FAILED"
+    assert after != before
+    (message,) = await messages(db)
+    assert (message.status, message.attempts) == ("FAILED", MAX_SEND_ATTEMPTS)
+    assert message.last_error == "ConnectionRefusedError: no mail server here"

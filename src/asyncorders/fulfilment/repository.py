@@ -230,6 +230,15 @@ async def set_delivery_status(
     )
 
 
+async def bump_version(session: AsyncSession, order_id: int, now: datetime) -> None:
+    """The order changed as its GET shows it, so its ETag must change too."""
+    await session.execute(
+        update(AsyncOrder)
+        .where(AsyncOrder.id == order_id)
+        .values(version=AsyncOrder.version + 1, updated_at=now)
+    )
+
+
 async def lines_by_id(session: AsyncSession, ids: list[int]) -> dict[int, LineItem]:
     if not ids:
         return {}

@@ -322,6 +322,7 @@ async def record_delivery(
     if status != "PENDING":
         delivered = "DISPATCHED" if status == "SENT" else "FAILED"
         await repository.set_delivery_status(session, delivery.line_item_id, delivered)
+        await repository.bump_version(session, delivery.order_id, now)
     return status
 
 
