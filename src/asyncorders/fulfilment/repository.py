@@ -15,6 +15,7 @@ from asyncorders.storage.tables import (
     LedgerEntry,
     LineItem,
     OutboxMessage,
+    Reward,
 )
 
 
@@ -67,11 +68,31 @@ async def taken_fingerprints(session: AsyncSession, candidates: list[str]) -> se
     if not candidates:
         return set()
     result = await session.scalars(
-        select(LineItem.credential_fingerprint).where(
-            LineItem.credential_fingerprint.in_(candidates)
-        )
+        select(Reward.fingerprint).where(Reward.fingerprint.in_(candidates))
     )
-    return {value for value in result if value}
+    return set(result)
+
+
+async def add_rewards(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(insert(Reward), rows)
+
+
+async def sealed_rewards(
+    session: AsyncSession, line_ids: list[int]
+) -> dict[int, list[bytes]]:
+    """Each line's encrypted rewards, in their order."""
+    if not line_ids:
+        return {}
+    rows = await session.execute(
+        select(Reward.line_item_id, Reward.credentials)
+        .where(Reward.line_item_id.in_(line_ids))
+        .order_by(Reward.line_item_id, Reward.position)
+    )
+    rewards: dict[int, list[bytes]] = {}
+    for line_id, sealed in rows:
+        rewards.setdefault(line_id, []).append(sealed)
+    return rewards
 
 
 async def save_lines(session: AsyncSession, rows: list[dict[str, Any]]) -> None:

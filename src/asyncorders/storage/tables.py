@@ -281,9 +281,7 @@ class AsyncOrder(Base):
 
 
 class LineItem(Base):
-    """A line of an order. Its reward credentials are stored encrypted, with a
-    keyed fingerprint whose uniqueness guarantees no credential is issued twice.
-    """
+    """A line of an order. Its `quantity` rewards, once issued, are `Reward` rows."""
 
     __tablename__ = "line_items"
     __table_args__ = (
@@ -320,8 +318,28 @@ class LineItem(Base):
     errors: Mapped[list[dict[str, str]]] = mapped_column(JSON)
     date_issued: Mapped[datetime | None]
     created_at: Mapped[datetime]
-    credentials: Mapped[bytes | None] = mapped_column(LargeBinary)
-    credential_fingerprint: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+
+class Reward(Base):
+    """One reward issued for a line item: a line of quantity 3 has three,
+    numbered from 0, all issued in the same transaction.
+
+    The credentials are stored encrypted (Fernet). The keyed fingerprint of the
+    reward's first credential is unique in the database, so no credential is
+    ever issued twice, whatever the code does.
+    """
+
+    __tablename__ = "rewards"
+    __table_args__ = (
+        UniqueConstraint("line_item_id", "position"),
+        CheckConstraint("position >= 0", name="position_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    line_item_id: Mapped[int] = mapped_column(ForeignKey("line_items.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    credentials: Mapped[bytes] = mapped_column(LargeBinary)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
 
 
 class OrderEvent(Base):
@@ -346,7 +364,7 @@ class OrderEvent(Base):
 
 class OutboxMessage(Base):
     """A message to a recipient, written in the same transaction that issues the
-    reward. It holds no credential: the sender reads those from the line item.
+    reward. It holds no credential: the sender reads those from the rewards.
 
     `status` is `RECORDED` (sandbox: kept, never sent), `PENDING` (waiting for a
     transport), `SENDING` (claimed by `claimed_by` until `claim_expires_at`;
