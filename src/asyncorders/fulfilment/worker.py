@@ -88,7 +88,14 @@ class Worker:
             return None
 
         started = time.perf_counter()
-        renewing = asyncio.create_task(self._keep_lease(claim))
+        # On SQLite the batch's transaction (BEGIN IMMEDIATE) holds the write
+        # lock until it commits, so no worker can take the order meanwhile, and
+        # a renewal would only wait for the one connection the batch holds.
+        renewing = (
+            None
+            if self.database.is_sqlite
+            else asyncio.create_task(self._keep_lease(claim))
+        )
         try:
             async with self.database.sessions() as session:
                 result = await service.fulfil_batch(
@@ -96,9 +103,10 @@ class Worker:
                 )
                 await session.commit()
         finally:
-            renewing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewing
+            if renewing is not None:
+                renewing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await renewing
         logger.info(
             "fulfilment.batch_done",
             order=result.reference_order_id,
@@ -110,13 +118,28 @@ class Worker:
         return result
 
     async def _keep_lease(self, claim: Claim) -> None:
-        """Renew the lease while the batch runs, in case it runs long."""
+        """Renew the lease while the batch runs, in case it runs long.
+
+        A renewal that fails is logged and tried again next period; it never
+        fails the batch, whose own commit is what counts.
+        """
         period = self.rules.lease.total_seconds() / 3
         while True:
             await asyncio.sleep(period)
-            async with self.database.sessions() as session:
-                await service.renew(session, claim, self.rules)
-                await session.commit()
+            try:
+                async with self.database.sessions() as session:
+                    renewed = await service.renew(session, claim, self.rules)
+                    await session.commit()
+            except Exception as error:
+                logger.warning(
+                    "fulfilment.lease_renewal_failed",
+                    order=claim.reference_order_id,
+                    error=type(error).__name__,
+                )
+                continue
+            if not renewed:
+                logger.warning("fulfilment.lease_lost", order=claim.reference_order_id)
+                return
 
     async def dispatch(self) -> int:
         """Send due outbox messages on channels that have a transport.
