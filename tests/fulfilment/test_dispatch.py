@@ -105,7 +105,7 @@ async def test_a_slow_send_holds_no_connection_and_the_api_answers_meanwhile(
 
     assert checked_out == 0, "the send must run outside any transaction"
     assert response.status_code == 200, response.text
-    assert waited < 0.5
+    assert waited < 2  # promptly; waiting for the pool would have meant a 503
     assert claimed.status == "SENDING"
     assert sent == 1
     (message,) = await messages(api.runtime.database)
