@@ -189,3 +189,35 @@ async def test_issued_rewards_survive_a_round_trip_through_the_old_schema(
     assert len(issued) == 3
     assert await _rewards(fresh) == [r for r in issued if r[1] == 0]
     assert await _diff(fresh) == []
+
+
+async def test_a_migration_that_leaves_a_broken_foreign_key_is_rolled_back(
+    fresh: Database,
+) -> None:
+    if not fresh.is_sqlite:
+        pytest.skip("PostgreSQL checks foreign keys itself, statement by statement")
+    await migrate.upgrade(fresh, "0004")
+    # An outbox message of a line item that does not exist, written as if by
+    # a migration running with foreign keys off.
+    async with fresh.engine.connect() as connection:
+        await connection.run_sync(migrate._sqlite_foreign_keys, False)
+        async with connection.begin():
+            await connection.execute(
+                text(
+                    "INSERT INTO outbox_messages (line_item_id, channel, recipient,"
+                    " subject, status, attempts, not_before, created_at)"
+                    " VALUES (999, 'EMAIL', 'a@example.com', 's', 'PENDING', 0,"
+                    " '2026-01-01 00:00:00.000000', '2026-01-01 00:00:00.000000')"
+                )
+            )
+        await connection.run_sync(migrate._sqlite_foreign_keys, True)
+
+    with pytest.raises(RuntimeError, match="broke foreign keys"):
+        await migrate.upgrade(fresh)
+
+    async with fresh.engine.connect() as connection:
+        revision = await connection.scalar(
+            text("SELECT version_num FROM alembic_version")
+        )
+    assert revision == "0004"
+    assert "rewards" not in await _tables(fresh)

@@ -44,7 +44,8 @@ async def _migrating(database: Database) -> AsyncIterator[AsyncConnection]:
     On SQLite, batch mode rebuilds a table to alter it: copy, drop, rename.
     Dropping a table other rows refer to breaks their foreign keys for a
     moment, so foreign keys are off while migrating (they can only be switched
-    outside a transaction) and checked in full before the commit.
+    outside a transaction) and checked in full before the commit, when the
+    chain changed anything (the check reads every row that has a foreign key).
     """
     async with database.engine.connect() as connection:
         if not database.is_sqlite:
@@ -54,8 +55,10 @@ async def _migrating(database: Database) -> AsyncIterator[AsyncConnection]:
         await connection.run_sync(_sqlite_foreign_keys, False)
         try:
             async with connection.begin():
+                before = await connection.run_sync(_revision)
                 yield connection
-                await connection.run_sync(_check_foreign_keys)
+                if await connection.run_sync(_revision) != before:
+                    await connection.run_sync(_check_foreign_keys)
         finally:
             await connection.run_sync(_sqlite_foreign_keys, True)
 
@@ -91,5 +94,8 @@ async def is_current(database: Database) -> bool:
 
 def _is_current(connection: Connection) -> bool:
     head = ScriptDirectory.from_config(alembic_config()).get_current_head()
-    current = MigrationContext.configure(connection).get_current_revision()
-    return current == head
+    return _revision(connection) == head
+
+
+def _revision(connection: Connection) -> str | None:
+    return MigrationContext.configure(connection).get_current_revision()
