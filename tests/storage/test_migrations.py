@@ -191,7 +191,7 @@ async def test_issued_rewards_survive_a_round_trip_through_the_old_schema(
     assert await _diff(fresh) == []
 
 
-async def test_a_migration_that_leaves_a_broken_foreign_key_is_rolled_back(
+async def test_an_upgrade_that_ends_with_a_broken_foreign_key_is_rolled_back(
     fresh: Database,
 ) -> None:
     if not fresh.is_sqlite:
