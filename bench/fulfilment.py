@@ -28,7 +28,17 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Column, MetaData, Table, func, insert, select, text
+from sqlalchemy import (
+    Column,
+    LargeBinary,
+    MetaData,
+    String,
+    Table,
+    func,
+    insert,
+    select,
+    text,
+)
 from sqlalchemy.ext.asyncio import create_async_engine
 
 from asyncorders.accounts import service as accounts
@@ -205,6 +215,10 @@ async def raw_insert_rate(
             Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
             for c in LineItem.__table__.columns
         ),
+        # and its reward's sealed credentials and unique fingerprint (kept in
+        # the `rewards` table since quantity issues one reward per unit)
+        Column("credentials", LargeBinary),
+        Column("credential_fingerprint", String(64), unique=True),
     )
     async with database.engine.begin() as connection:
         await connection.run_sync(table.create)

@@ -67,7 +67,13 @@ class Settings(BaseSettings):
     embedded_worker: bool = Field(
         default=True, description="Run one fulfilment worker inside `serve`."
     )
-    batch_size: int = Field(default=100, ge=1, le=10_000)
+    batch_size: int = Field(
+        default=100,
+        ge=1,
+        le=10_000,
+        description="Rewards issued per batch transaction; whole line items only, "
+        "at least one.",
+    )
     lease_seconds: float = Field(default=30.0, gt=0)
     poll_interval: float = Field(default=0.5, gt=0)
     fulfilment_delay_ms: int = Field(

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from asyncorders.storage.tables import AsyncOrder, LineItem, OutboxMessage
+from asyncorders.storage.tables import AsyncOrder, LineItem, OutboxMessage, Reward
 from tests.conftest import Api
 from tests.factories import make_tenant
 from tests.fulfilment.helpers import assert_ledger_balances, lines, place
@@ -53,7 +53,7 @@ async def test_four_workers_fulfil_every_line_exactly_once(
         )
         statuses = {status: count for status, count in rows}  # noqa: C416 (Rows)
         distinct_credentials = await session.scalar(
-            select(func.count(func.distinct(LineItem.credential_fingerprint)))
+            select(func.count(func.distinct(Reward.fingerprint)))
         )
         messages = await session.scalar(select(func.count(OutboxMessage.id)))
         complete_orders = await session.scalar(

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from asyncorders.storage.tables import LedgerEntry, LineItem, OutboxMessage
+from asyncorders.storage.tables import LedgerEntry, OutboxMessage, Reward
 from tests.conftest import Api
 from tests.factories import Tenant
 from tests.fulfilment.helpers import (
@@ -73,13 +73,7 @@ async def test_worker_killed_mid_order_loses_nothing_and_repeats_nothing(
     assert await order_status(db, order.id) == "PARTIAL"
     assert await line_statuses(db, order.id) == {"COMPLETE": GOOD, "FAILED": BAD}
     async with db.sessions() as session:
-        fingerprints = list(
-            await session.scalars(
-                select(LineItem.credential_fingerprint).where(
-                    LineItem.credential_fingerprint.is_not(None)
-                )
-            )
-        )
+        fingerprints = list(await session.scalars(select(Reward.fingerprint)))
         refunds = await session.scalar(
             select(func.count()).where(LedgerEntry.kind == "REFUND")
         )

@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from asyncorders.fulfilment.worker import Worker
-from asyncorders.storage.tables import LedgerEntry, LineItem, OutboxMessage
+from asyncorders.storage.tables import LedgerEntry, OutboxMessage, Reward
 from tests.conftest import Api
 from tests.factories import Tenant, line
 from tests.fulfilment.helpers import (
@@ -129,10 +129,8 @@ async def test_credentials_are_encrypted_at_rest_and_unique(
     ]
     assert len(set(cards)) == 40
     async with api.runtime.database.sessions() as session:
-        stored = list(await session.scalars(select(LineItem.credentials)))
-        fingerprints = list(
-            await session.scalars(select(LineItem.credential_fingerprint))
-        )
+        stored = list(await session.scalars(select(Reward.credentials)))
+        fingerprints = list(await session.scalars(select(Reward.fingerprint)))
     assert len(set(fingerprints)) == 40
     for blob in stored:
         assert blob is not None

@@ -15,12 +15,16 @@ from sqlalchemy import Column, MetaData, String, Table, func, inspect, select, t
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import SAWarning
 
+from asyncorders.api.deps import Runtime
 from asyncorders.clock import utcnow
+from asyncorders.fulfilment.worker import Worker
 from asyncorders.settings import Settings
 from asyncorders.storage import migrate
 from asyncorders.storage.engine import Database, connect
-from asyncorders.storage.tables import Base, Platform
+from asyncorders.storage.tables import Base, Platform, Reward
 from tests.conftest import POSTGRES_ADMIN_URL, _admin
+from tests.factories import line, make_tenant
+from tests.fulfilment.helpers import drain, place
 
 pytestmark = pytest.mark.anyio
 
@@ -154,3 +158,79 @@ async def test_the_comparison_sees_a_schema_that_differs(db: Database) -> None:
     }
     assert ("add_table", "not_migrated") in kinds
     assert ("add_column", "extra") in kinds
+
+
+async def _rewards(database: Database) -> list[tuple[int, int, bytes, str]]:
+    async with database.sessions() as session:
+        rows = await session.execute(
+            select(
+                Reward.line_item_id,
+                Reward.position,
+                Reward.credentials,
+                Reward.fingerprint,
+            ).order_by(Reward.line_item_id, Reward.position)
+        )
+        return [tuple(row) for row in rows]  # type: ignore[misc]
+
+
+async def test_issued_rewards_survive_a_round_trip_through_the_old_schema(
+    fresh: Database, backend_settings: Settings
+) -> None:
+    # Outbox messages and refunds refer to the line items that the migration
+    # rebuilds (SQLite batch mode): their foreign keys must hold throughout.
+    await migrate.upgrade(fresh)
+    runtime = Runtime(backend_settings, fresh, backend_settings.resolved_secret_key)
+    tenant = await make_tenant(runtime, "acme")
+    await place(
+        fresh,
+        runtime.secret,
+        tenant,
+        "o",
+        [
+            line("mail"),
+            line("bad", utid="U999001"),
+            line("x2", quantity=2, deliveryMethod="NONE"),
+        ],
+    )
+    await drain(Worker(fresh, backend_settings))
+    issued = await _rewards(fresh)
+
+    await migrate.downgrade(fresh, "0004")
+    await migrate.upgrade(fresh)
+
+    # The old schema holds one reward per line: number 0 of each comes back.
+    assert len(issued) == 3
+    assert await _rewards(fresh) == [r for r in issued if r[1] == 0]
+    assert await _diff(fresh) == []
+
+
+async def test_an_upgrade_that_ends_with_a_broken_foreign_key_is_rolled_back(
+    fresh: Database,
+) -> None:
+    if not fresh.is_sqlite:
+        pytest.skip("PostgreSQL checks foreign keys itself, statement by statement")
+    await migrate.upgrade(fresh, "0004")
+    # An outbox message of a line item that does not exist, written as if by
+    # a migration running with foreign keys off.
+    async with fresh.engine.connect() as connection:
+        await connection.run_sync(migrate._sqlite_foreign_keys, False)
+        async with connection.begin():
+            await connection.execute(
+                text(
+                    "INSERT INTO outbox_messages (line_item_id, channel, recipient,"
+                    " subject, status, attempts, not_before, created_at)"
+                    " VALUES (999, 'EMAIL', 'a@example.com', 's', 'PENDING', 0,"
+                    " '2026-01-01 00:00:00.000000', '2026-01-01 00:00:00.000000')"
+                )
+            )
+        await connection.run_sync(migrate._sqlite_foreign_keys, True)
+
+    with pytest.raises(RuntimeError, match="broke foreign keys"):
+        await migrate.upgrade(fresh)
+
+    async with fresh.engine.connect() as connection:
+        revision = await connection.scalar(
+            text("SELECT version_num FROM alembic_version")
+        )
+    assert revision == "0004"
+    assert "rewards" not in await _tables(fresh)

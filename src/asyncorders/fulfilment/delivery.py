@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import smtplib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.message import EmailMessage
 from typing import Protocol
 from urllib.parse import unquote, urlsplit
@@ -26,9 +26,9 @@ class Outgoing:
     """One message, with the credentials filled in at the moment of sending."""
 
     channel: str
-    recipient: str
+    recipient: str = field(repr=False)
     subject: str
-    body: str
+    body: str = field(repr=False)  # holds the credentials: never in a repr or log
     message_id: str
 
 

@@ -15,6 +15,7 @@ from asyncorders.storage.tables import (
     LedgerEntry,
     LineItem,
     OutboxMessage,
+    Reward,
 )
 
 
@@ -67,11 +68,31 @@ async def taken_fingerprints(session: AsyncSession, candidates: list[str]) -> se
     if not candidates:
         return set()
     result = await session.scalars(
-        select(LineItem.credential_fingerprint).where(
-            LineItem.credential_fingerprint.in_(candidates)
-        )
+        select(Reward.fingerprint).where(Reward.fingerprint.in_(candidates))
     )
-    return {value for value in result if value}
+    return set(result)
+
+
+async def add_rewards(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        await session.execute(insert(Reward), rows)
+
+
+async def sealed_rewards(
+    session: AsyncSession, line_ids: list[int]
+) -> dict[int, list[bytes]]:
+    """Each line's encrypted rewards, in their order."""
+    if not line_ids:
+        return {}
+    rows = await session.execute(
+        select(Reward.line_item_id, Reward.credentials)
+        .where(Reward.line_item_id.in_(line_ids))
+        .order_by(Reward.line_item_id, Reward.position)
+    )
+    rewards: dict[int, list[bytes]] = {}
+    for line_id, sealed in rows:
+        rewards.setdefault(line_id, []).append(sealed)
+    return rewards
 
 
 async def save_lines(session: AsyncSession, rows: list[dict[str, Any]]) -> None:
@@ -160,22 +181,87 @@ async def finish(
     return bool(result.rowcount)  # type: ignore[attr-defined]
 
 
-async def lock_due_messages(
-    session: AsyncSession, channels: list[str], now: datetime, limit: int
+async def claim_due_messages(
+    session: AsyncSession,
+    channels: list[str],
+    now: datetime,
+    limit: int,
+    claimer: str,
+    until: datetime,
 ) -> list[OutboxMessage]:
+    """Mark due messages SENDING for `claimer` until `until`, and return them.
+
+    Due: PENDING once `not_before` has come, or SENDING with an expired claim
+    (its sender died). Rows another sender is claiming are skipped.
+    """
     if not channels:
         return []
     result = await session.scalars(
         select(OutboxMessage)
         .where(
-            and_(
-                OutboxMessage.status == "PENDING",
-                OutboxMessage.not_before <= now,
-                OutboxMessage.channel.in_(channels),
-            )
+            OutboxMessage.channel.in_(channels),
+            or_(
+                and_(
+                    OutboxMessage.status == "PENDING",
+                    OutboxMessage.not_before <= now,
+                ),
+                and_(
+                    OutboxMessage.status == "SENDING",
+                    OutboxMessage.claim_expires_at < now,
+                ),
+            ),
         )
         .order_by(OutboxMessage.not_before, OutboxMessage.id)
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    return list(result)
+    messages = list(result)
+    for message in messages:
+        message.status = "SENDING"
+        message.claimed_by = claimer
+        message.claim_expires_at = until
+        message.attempts += 1
+    await session.flush()
+    return messages
+
+
+async def settle_message(
+    session: AsyncSession, message_id: int, claimer: str, **values: Any
+) -> bool:
+    """Record a send's outcome, unless the claim has passed to another sender."""
+    result = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == message_id,
+            OutboxMessage.status == "SENDING",
+            OutboxMessage.claimed_by == claimer,
+        )
+        .values(claimed_by=None, claim_expires_at=None, **values)
+    )
+    return bool(result.rowcount)  # type: ignore[attr-defined]
+
+
+async def set_delivery_status(
+    session: AsyncSession, line_item_id: int, delivery_status: str
+) -> None:
+    await session.execute(
+        update(LineItem)
+        .where(LineItem.id == line_item_id)
+        .values(delivery_status=delivery_status)
+    )
+
+
+async def bump_version(session: AsyncSession, order_id: int, now: datetime) -> None:
+    """The order changed as its GET shows it, so its ETag must change too."""
+    await session.execute(
+        update(AsyncOrder)
+        .where(AsyncOrder.id == order_id)
+        .values(version=AsyncOrder.version + 1, updated_at=now)
+    )
+
+
+async def lines_by_id(session: AsyncSession, ids: list[int]) -> dict[int, LineItem]:
+    if not ids:
+        return {}
+    result = await session.scalars(select(LineItem).where(LineItem.id.in_(ids)))
+    return {line.id: line for line in result}

@@ -26,11 +26,12 @@ from asyncorders.catalog import service as catalog
 from asyncorders.clock import utcnow
 from asyncorders.fulfilment import credentials, repository
 from asyncorders.fulfilment.credentials import Vault
-from asyncorders.fulfilment.delivery import CHANNELS
+from asyncorders.fulfilment.delivery import CHANNELS, Outgoing
 from asyncorders.storage.tables import AsyncOrder, CatalogItem, LineItem, OrderEvent
 
 STATUS_CHANGED = "STATUS_CHANGED"
 FULFILMENT_FAILED = "FULFILMENT_FAILED"
+MAX_SEND_ATTEMPTS = 5
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +58,9 @@ class Rules:
     lease: timedelta
     channels_with_transport: frozenset[str]
     delay_per_line: float = 0.0
+    # Longer than a round of sends can take (SMTP gives up after 10 s a
+    # message); a sender that dies leaves its claim to expire.
+    send_claim: timedelta = timedelta(minutes=5)
 
 
 async def claim(session: AsyncSession, rules: Rules) -> Claim | None:
@@ -89,14 +93,14 @@ async def fulfil_batch(
     order = await session.get(AsyncOrder, claim.order_id)
     if order is None:  # pragma: no cover - orders are never deleted
         raise LookupError(claim.order_id)
-    lines = await repository.lock_pending_lines(session, order.id, rules.batch_size)
+    locked = await repository.lock_pending_lines(session, order.id, rules.batch_size)
+    lines = _fitting(locked, rules.batch_size)
     items = await catalog.items_by_utid(session, {line.utid for line in lines})
 
     now = utcnow()
     saved: list[dict[str, Any]] = []
-    messages: list[dict[str, Any]] = []
     refunds: dict[int, Decimal] = {}
-    issued: list[tuple[LineItem, list[credentials.Credential]]] = []
+    issued: list[tuple[LineItem, list[list[credentials.Credential]]]] = []
     for line in lines:
         if rules.delay_per_line:
             await asyncio.sleep(rules.delay_per_line)
@@ -105,15 +109,20 @@ async def fulfil_batch(
             saved.append(_failed(line, item))
             refunds[line.id] = line.amount_charged
         else:
-            issued.append((line, credentials.issue(item.credential_types)))
-    saved += await _sealed(session, issued, vault, now)
-    messages += [
+            sets = [
+                credentials.issue(item.credential_types) for _ in range(line.quantity)
+            ]
+            issued.append((line, sets))
+    saved += [_issued(line, now) for line, _ in issued]
+    rewards = await _sealed(session, issued, vault)
+    messages = [
         message
         for line, _ in issued
         if (message := _message(line, items[line.utid], rules, now)) is not None
     ]
 
     await repository.save_lines(session, saved)
+    await repository.add_rewards(session, rewards)
     await repository.add_outbox(session, messages)
     await repository.refund(session, order.account_id, order.id, refunds, now)
     finished_as = await _finish_or_release(session, order, rules, now)
@@ -126,38 +135,64 @@ async def fulfil_batch(
     )
 
 
+def _fitting(lines: list[LineItem], rewards: int) -> list[LineItem]:
+    """The first lines whose rewards (quantity each) fit in one batch; a line
+    is never split, so a batch has at least one line."""
+    fitting: list[LineItem] = []
+    total = 0
+    for line in lines:
+        total += line.quantity
+        if fitting and total > rewards:
+            break
+        fitting.append(line)
+    return fitting
+
+
 async def _sealed(
     session: AsyncSession,
-    issued: list[tuple[LineItem, list[credentials.Credential]]],
+    issued: list[tuple[LineItem, list[list[credentials.Credential]]]],
     vault: Vault,
-    now: datetime,
 ) -> list[dict[str, Any]]:
-    """Encrypted, fingerprinted credentials; a (vanishingly rare) clash is redrawn."""
+    """Encrypted, fingerprinted rewards, `quantity` per line; a (vanishingly
+    rare) clash with any reward ever issued, or within the batch, is redrawn."""
     rows: list[dict[str, Any]] = []
     seen: set[str] = set()
-    todo = issued
+    todo = [
+        (line, position, creds)
+        for line, sets in issued
+        for position, creds in enumerate(sets)
+    ]
     while todo:
-        fingerprints = [vault.fingerprint(line.utid, creds) for line, creds in todo]
+        fingerprints = [vault.fingerprint(line.utid, creds) for line, _, creds in todo]
         taken = await repository.taken_fingerprints(session, fingerprints)
         redraw = []
-        for (line, creds), fingerprint in zip(todo, fingerprints, strict=True):
+        for (line, position, creds), fingerprint in zip(
+            todo, fingerprints, strict=True
+        ):
             if fingerprint in taken or fingerprint in seen:
                 kinds = [c.credential_type for c in creds]
-                redraw.append((line, credentials.issue(kinds)))
+                redraw.append((line, position, credentials.issue(kinds)))
                 continue
             seen.add(fingerprint)
             rows.append(
                 {
-                    "id": line.id,
-                    "status": "COMPLETE",
-                    "delivery_status": _delivery_status(line),
+                    "line_item_id": line.id,
+                    "position": position,
                     "credentials": vault.seal(creds),
-                    "credential_fingerprint": fingerprint,
-                    "date_issued": now,
+                    "fingerprint": fingerprint,
                 }
             )
         todo = redraw
     return rows
+
+
+def _issued(line: LineItem, now: datetime) -> dict[str, Any]:
+    return {
+        "id": line.id,
+        "status": "COMPLETE",
+        "delivery_status": _delivery_status(line),
+        "date_issued": now,
+    }
 
 
 def _failed(line: LineItem, item: CatalogItem | None) -> dict[str, Any]:
@@ -239,3 +274,109 @@ def _status_event(
             changes=[{"field": "orderStatus", "old": old or order.status, "new": new}],
         )
     )
+
+
+# ---- delivery -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A claimed outbox message, ready to be sent outside any transaction."""
+
+    message_id: int
+    line_item_id: int
+    order_id: int
+    reference_line_item_id: str
+    attempts: int
+    outgoing: Outgoing
+
+
+async def claim_deliveries(
+    session: AsyncSession, rules: Rules, vault: Vault, channels: list[str], limit: int
+) -> list[Delivery]:
+    """Claim due outbox messages (a short transaction) and prepare each one.
+
+    At least once: a sender that dies after its send but before recording it
+    leaves the claim to expire, and the message goes again with the same
+    Message-ID, so the recipient's mail system can tell it is the same one.
+    """
+    now = utcnow()
+    messages = await repository.claim_due_messages(
+        session, channels, now, limit, rules.worker_id, now + rules.send_claim
+    )
+    line_ids = [m.line_item_id for m in messages]
+    lines = await repository.lines_by_id(session, line_ids)
+    rewards = await repository.sealed_rewards(session, line_ids)
+    deliveries = []
+    for message in messages:
+        line = lines[message.line_item_id]
+        sealed = rewards.get(line.id)
+        if not sealed:  # pragma: no cover - written with the rewards
+            message.status = "FAILED"
+            message.last_error = "line item has no rewards"
+            message.claimed_by = message.claim_expires_at = None
+            continue
+        outgoing = Outgoing(
+            channel=message.channel,
+            recipient=message.recipient,
+            subject=message.subject,
+            body=message_body(line, [vault.reveal(r) for r in sealed]),
+            message_id=f"<{line.reference_line_item_id}@asyncorders>",
+        )
+        deliveries.append(
+            Delivery(
+                message.id,
+                line.id,
+                line.order_id,
+                line.reference_line_item_id,
+                message.attempts,
+                outgoing,
+            )
+        )
+    return deliveries
+
+
+async def record_delivery(
+    session: AsyncSession, delivery: Delivery, rules: Rules, error: str | None
+) -> str | None:
+    """Record how a send went; the message's new status, or None when its claim
+    had expired and passed to another sender, who records its own outcome."""
+    now = utcnow()
+    if error is None:
+        status, values = "SENT", {"status": "SENT", "sent_at": now}
+    elif delivery.attempts >= MAX_SEND_ATTEMPTS:
+        status, values = "FAILED", {"status": "FAILED", "last_error": error}
+    else:
+        retry_at = now + timedelta(seconds=2**delivery.attempts)
+        status = "PENDING"
+        values = {"status": status, "last_error": error, "not_before": retry_at}
+    if not await repository.settle_message(
+        session, delivery.message_id, rules.worker_id, **values
+    ):
+        return None
+    if status != "PENDING":
+        delivered = "DISPATCHED" if status == "SENT" else "FAILED"
+        await repository.set_delivery_status(session, delivery.line_item_id, delivered)
+        await repository.bump_version(session, delivery.order_id, now)
+    return status
+
+
+def message_body(line: LineItem, rewards: list[list[dict[str, str]]]) -> str:
+    """The email (or text) to the recipient: every reward of the line in one."""
+    recipient = (line.recipient or {}).get("firstName") or "there"
+    what = "a reward" if len(rewards) == 1 else f"{len(rewards)} rewards"
+    each = " each" if len(rewards) > 1 else ""
+    lines = [
+        f"Hello {recipient},",
+        "",
+        f"You have received {what}: {line.reward_name}, "
+        f"worth {line.amount} {line.currency_code}{each}.",
+    ]
+    if line.message:
+        lines += ["", line.message]
+    for number, reward in enumerate(rewards, start=1):
+        lines.append("")
+        if len(rewards) > 1:
+            lines.append(f"Reward {number} of {len(rewards)}:")
+        lines += [f"{c['label']}: {c['value']}" for c in reward]
+    return "\n".join(lines) + "\n"

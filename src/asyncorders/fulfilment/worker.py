@@ -16,22 +16,19 @@ import uuid
 from datetime import timedelta
 
 import structlog
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from asyncorders import log
-from asyncorders.clock import utcnow
-from asyncorders.fulfilment import repository, service
+from asyncorders.fulfilment import service
 from asyncorders.fulfilment.credentials import Vault
-from asyncorders.fulfilment.delivery import Outgoing, Transport, transports
-from asyncorders.fulfilment.service import BatchResult, Claim, Rules
+from asyncorders.fulfilment.delivery import Transport, transports
+from asyncorders.fulfilment.service import BatchResult, Claim, Delivery, Rules
 from asyncorders.settings import Settings
 from asyncorders.storage.engine import Database
-from asyncorders.storage.tables import LineItem, OutboxMessage
 
 logger = log.get("asyncorders.fulfilment")
 
-DISPATCH_BATCH = 50
-MAX_SEND_ATTEMPTS = 5
+# Claimed per round; each is sent and recorded before the next round.
+DISPATCH_BATCH = 20
 
 
 def make_vault(settings: Settings) -> Vault:
@@ -91,7 +88,14 @@ class Worker:
             return None
 
         started = time.perf_counter()
-        renewing = asyncio.create_task(self._keep_lease(claim))
+        # On SQLite the batch's transaction (BEGIN IMMEDIATE) holds the write
+        # lock until it commits, so no worker can take the order meanwhile, and
+        # a renewal would only wait for the one connection the batch holds.
+        renewing = (
+            None
+            if self.database.is_sqlite
+            else asyncio.create_task(self._keep_lease(claim))
+        )
         try:
             async with self.database.sessions() as session:
                 result = await service.fulfil_batch(
@@ -99,9 +103,10 @@ class Worker:
                 )
                 await session.commit()
         finally:
-            renewing.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await renewing
+            if renewing is not None:
+                renewing.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await renewing
         logger.info(
             "fulfilment.batch_done",
             order=result.reference_order_id,
@@ -113,80 +118,79 @@ class Worker:
         return result
 
     async def _keep_lease(self, claim: Claim) -> None:
-        """Renew the lease while the batch runs, in case it runs long."""
+        """Renew the lease while the batch runs, in case it runs long.
+
+        A renewal that fails is logged and tried again next period; it never
+        fails the batch, whose own commit is what counts.
+        """
         period = self.rules.lease.total_seconds() / 3
         while True:
             await asyncio.sleep(period)
-            async with self.database.sessions() as session:
-                await service.renew(session, claim, self.rules)
-                await session.commit()
+            try:
+                async with self.database.sessions() as session:
+                    renewed = await service.renew(session, claim, self.rules)
+                    await session.commit()
+            except Exception as error:
+                logger.warning(
+                    "fulfilment.lease_renewal_failed",
+                    order=claim.reference_order_id,
+                    error=type(error).__name__,
+                )
+                continue
+            if not renewed:
+                logger.warning("fulfilment.lease_lost", order=claim.reference_order_id)
+                return
 
     async def dispatch(self) -> int:
-        """Send due outbox messages on channels that have a transport."""
+        """Send due outbox messages on channels that have a transport.
+
+        The messages are claimed in one short transaction and each outcome is
+        recorded in another: no transaction (and, on SQLite, not the process's
+        only connection) is held while a transport talks to the network.
+        """
         if not self.transports:
             return 0
         async with self.database.sessions() as session:
-            messages = await repository.lock_due_messages(
-                session, list(self.transports), utcnow(), DISPATCH_BATCH
+            deliveries = await service.claim_deliveries(
+                session, self.rules, self.vault, list(self.transports), DISPATCH_BATCH
             )
-            for message in messages:
-                await self._send(session, message)
             await session.commit()
-        return len(messages)
+        for delivery in deliveries:
+            await self._deliver(delivery)
+        return len(deliveries)
 
-    async def _send(self, session: AsyncSession, message: OutboxMessage) -> None:
-        line = await session.get(LineItem, message.line_item_id)
-        if line is None or line.credentials is None:  # pragma: no cover
-            message.status = "FAILED"
-            message.last_error = "line item has no credentials"
-            return
-        outgoing = Outgoing(
-            channel=message.channel,
-            recipient=message.recipient,
-            subject=message.subject,
-            body=_body(line, self.vault.reveal(line.credentials)),
-            message_id=f"<{line.reference_line_item_id}@asyncorders>",
-        )
-        message.attempts += 1
+    async def _deliver(self, delivery: Delivery) -> None:
+        error: Exception | None = None
         try:
-            await self.transports[message.channel].send(outgoing)
-        except Exception as error:  # a transport's failure is retried, not fatal
-            message.last_error = f"{type(error).__name__}: {error}"[:500]
-            if message.attempts >= MAX_SEND_ATTEMPTS:
-                message.status = "FAILED"
-                line.delivery_status = "FAILED"
-            else:
-                message.not_before = utcnow() + timedelta(seconds=2**message.attempts)
+            await self.transports[delivery.outgoing.channel].send(delivery.outgoing)
+        except Exception as failure:  # a transport's failure is retried, not fatal
+            error = failure
+
+        async with self.database.sessions() as session:
+            status = await service.record_delivery(
+                session,
+                delivery,
+                self.rules,
+                None if error is None else f"{type(error).__name__}: {error}"[:500],
+            )
+            await session.commit()
+
+        fields = {
+            "line_item": delivery.reference_line_item_id,
+            "channel": delivery.outgoing.channel,
+        }
+        if status is None:
+            logger.warning("delivery.claim_lost", **fields)
+        elif error is None:
+            logger.info("delivery.sent", **fields)
+        else:
             logger.warning(
                 "delivery.failed",
-                line_item=line.reference_line_item_id,
-                channel=message.channel,
-                attempts=message.attempts,
+                **fields,
+                attempts=delivery.attempts,
+                gave_up=status == "FAILED",
                 error=type(error).__name__,
             )
-            return
-        message.status = "SENT"
-        message.sent_at = utcnow()
-        line.delivery_status = "DISPATCHED"
-        logger.info(
-            "delivery.sent",
-            line_item=line.reference_line_item_id,
-            channel=message.channel,
-        )
-
-
-def _body(line: LineItem, credentials: list[dict[str, str]]) -> str:
-    recipient = (line.recipient or {}).get("firstName") or "there"
-    lines = [
-        f"Hello {recipient},",
-        "",
-        f"You have received a reward: {line.reward_name}, "
-        f"worth {line.amount} {line.currency_code}.",
-    ]
-    if line.message:
-        lines += ["", line.message]
-    lines += ["", *(f"{c['label']}: {c['value']}" for c in credentials)]
-    return "\n".join(lines) + "\n"
 
 
 async def run_until_stopped(database: Database, settings: Settings) -> None:

@@ -30,6 +30,7 @@ from asyncorders.errors import (
     PreconditionFailed,
     ValidationFailed,
 )
+from asyncorders.fulfilment import repository as fulfilment
 from asyncorders.orders import identifiers, repository, validation
 from asyncorders.orders.repository import OrderFilters, OrderPath
 from asyncorders.orders.schemas import (
@@ -274,6 +275,13 @@ async def line_items(
         limit=query.limit,
         key_of=lambda line: (line.position,),
     )
+
+
+async def rewards(
+    session: AsyncSession, lines: Sequence[LineItem]
+) -> dict[int, list[bytes]]:
+    """The encrypted rewards of each line, in their order (none until issued)."""
+    return await fulfilment.sealed_rewards(session, [line.id for line in lines])
 
 
 async def list_orders(

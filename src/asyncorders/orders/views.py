@@ -124,10 +124,11 @@ def line_item(line: LineItem) -> AsyncLineItemView:
 
 def line_item_verbose(
     line: LineItem,
+    rewards: list[bytes],
     reveal: Callable[[bytes], list[dict[str, Any]]],
     redemption_instructions: str = "",
 ) -> AsyncLineItemViewVerbose:
-    """The line with its credentials, decrypted by `reveal`."""
+    """The line with one entry per issued reward, decrypted by `reveal`."""
     issued = line.status == "COMPLETE"
     return AsyncLineItemViewVerbose(
         referenceLineItemID=line.reference_line_item_id,
@@ -158,13 +159,12 @@ def line_item_verbose(
             RewardViewSummary(
                 rewardStatus="ISSUED",
                 credentialList=[
-                    CredentialView.model_validate(c) for c in reveal(line.credentials)
+                    CredentialView.model_validate(c) for c in reveal(sealed)
                 ],
                 redemptionInstructions=redemption_instructions,
             )
-        ]
-        if line.credentials
-        else [],
+            for sealed in rewards
+        ],
     )
 
 

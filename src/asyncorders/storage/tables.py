@@ -308,9 +308,7 @@ Index(
 
 
 class LineItem(Base):
-    """A line of an order. Its reward credentials are stored encrypted, with a
-    keyed fingerprint whose uniqueness guarantees no credential is issued twice.
-    """
+    """A line of an order. Its `quantity` rewards, once issued, are `Reward` rows."""
 
     __tablename__ = "line_items"
     __table_args__ = (
@@ -347,8 +345,28 @@ class LineItem(Base):
     errors: Mapped[list[dict[str, str]]] = mapped_column(JSON)
     date_issued: Mapped[datetime | None]
     created_at: Mapped[datetime]
-    credentials: Mapped[bytes | None] = mapped_column(LargeBinary)
-    credential_fingerprint: Mapped[str | None] = mapped_column(String(64), unique=True)
+
+
+class Reward(Base):
+    """One reward issued for a line item: a line of quantity 3 has three,
+    numbered from 0, all issued in the same transaction.
+
+    The credentials are stored encrypted (Fernet). The keyed fingerprint of the
+    reward's first credential is unique in the database, so no credential is
+    ever issued twice, whatever the code does.
+    """
+
+    __tablename__ = "rewards"
+    __table_args__ = (
+        UniqueConstraint("line_item_id", "position"),
+        CheckConstraint("position >= 0", name="position_not_negative"),
+    )
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    line_item_id: Mapped[int] = mapped_column(ForeignKey("line_items.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    credentials: Mapped[bytes] = mapped_column(LargeBinary)
+    fingerprint: Mapped[str] = mapped_column(String(64), unique=True)
 
 
 class OrderEvent(Base):
@@ -373,10 +391,12 @@ class OrderEvent(Base):
 
 class OutboxMessage(Base):
     """A message to a recipient, written in the same transaction that issues the
-    reward. It holds no credential: the sender reads those from the line item.
+    reward. It holds no credential: the sender reads those from the rewards.
 
     `status` is `RECORDED` (sandbox: kept, never sent), `PENDING` (waiting for a
-    transport), `SENT` or `FAILED`. One message per line item and channel.
+    transport), `SENDING` (claimed by `claimed_by` until `claim_expires_at`;
+    the send runs outside any transaction, and a claim that expires is taken
+    again), `SENT` or `FAILED`. One message per line item and channel.
     """
 
     __tablename__ = "outbox_messages"
@@ -384,7 +404,8 @@ class OutboxMessage(Base):
         UniqueConstraint("line_item_id", "channel"),
         Index("ix_outbox_messages_due", "status", "not_before"),
         CheckConstraint(
-            "status IN ('RECORDED', 'PENDING', 'SENT', 'FAILED')", name="status"
+            "status IN ('RECORDED', 'PENDING', 'SENDING', 'SENT', 'FAILED')",
+            name="status",
         ),
     )
 
@@ -399,3 +420,5 @@ class OutboxMessage(Base):
     not_before: Mapped[datetime]
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
+    claim_expires_at: Mapped[datetime | None]

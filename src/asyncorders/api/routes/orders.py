@@ -274,6 +274,7 @@ async def get_async_order_line_items(
     )
     page = await service.line_items(db, order, query)
     items = await catalog.items_by_utid(db, {line.utid for line in page.items})
+    rewards = await service.rewards(db, page.items)
     instructions = {utid: item.redemption_instructions for utid, item in items.items()}
     view = AsyncOrderLineItemsView(
         referenceOrderID=order.reference_order_id,
@@ -290,7 +291,10 @@ async def get_async_order_line_items(
         pagination=PaginationDTO.of(page),
         lineItems=[
             views.line_item_verbose(
-                line, rt.vault.reveal, instructions.get(line.utid, "")
+                line,
+                rewards.get(line.id, []),
+                rt.vault.reveal,
+                instructions.get(line.utid, ""),
             )
             for line in page.items
         ],
