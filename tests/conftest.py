@@ -12,8 +12,10 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -119,16 +121,35 @@ class Api:
         return self.runtime.settings
 
 
-@pytest.fixture
-async def api(db: Database, backend_settings: Settings) -> AsyncIterator[Api]:
-    app = create_app(backend_settings)
-    runtime = Runtime(backend_settings, db, backend_settings.resolved_secret_key)
+@asynccontextmanager
+async def asgi_api(settings: Settings, database: Database) -> AsyncIterator[Api]:
+    """An HTTP client on a new app for `settings`, served from `database`."""
+    app = create_app(settings)
+    runtime = Runtime(settings, database, settings.resolved_secret_key)
     app.state.runtime = runtime
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(
         transport=transport, base_url="http://testserver/raas/v2"
     ) as http:
         yield Api(http, runtime)
+
+
+@asynccontextmanager
+async def api_with(settings: Settings, **changes: Any) -> AsyncIterator[Api]:
+    """`asgi_api` on a database pool of its own, with some settings changed."""
+    changed = settings.model_copy(update=changes)
+    database = connect(changed)
+    try:
+        async with asgi_api(changed, database) as api:
+            yield api
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture
+async def api(db: Database, backend_settings: Settings) -> AsyncIterator[Api]:
+    async with asgi_api(backend_settings, db) as client:
+        yield client
 
 
 @pytest.fixture

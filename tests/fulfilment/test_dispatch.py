@@ -14,16 +14,14 @@ import httpx
 import pytest
 from sqlalchemy import select
 
-from asyncorders.api.app import create_app
-from asyncorders.api.deps import Runtime
 from asyncorders.fulfilment.delivery import Outgoing
 from asyncorders.fulfilment.service import MAX_SEND_ATTEMPTS
 from asyncorders.fulfilment.worker import Worker
-from asyncorders.storage.engine import Database, connect
+from asyncorders.storage.engine import Database
 from asyncorders.storage.tables import LineItem, OutboxMessage
-from tests.conftest import Api
+from tests.conftest import Api, api_with
 from tests.factories import Tenant, line
-from tests.fulfilment.helpers import drain, place, with_settings
+from tests.fulfilment.helpers import drain, place
 
 pytestmark = pytest.mark.anyio
 
@@ -56,18 +54,8 @@ class SmallPool:
 async def small_pool(api: Api) -> AsyncIterator[SmallPool]:
     # One connection, as SQLite always has; a request that cannot get it within
     # 0.5 s answers 503.002.
-    settings = with_settings(api.settings, db_pool_size=1, db_pool_timeout=0.5)
-    database = connect(settings)
-    app = create_app(settings)
-    app.state.runtime = Runtime(settings, database, settings.resolved_secret_key)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    try:
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://testserver/raas/v2"
-        ) as http:
-            yield SmallPool(http, database)
-    finally:
-        await database.dispose()
+    async with api_with(api.settings, db_pool_size=1, db_pool_timeout=0.5) as small:
+        yield SmallPool(small.http, small.runtime.database)
 
 
 async def emailed_order(api: Api, tenant: Tenant, ref: str = "mail") -> None:

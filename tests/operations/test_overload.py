@@ -17,13 +17,11 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
 
-from asyncorders.api.app import create_app
-from asyncorders.api.deps import Runtime
 from asyncorders.settings import Settings
 from asyncorders.storage import migrate
 from asyncorders.storage.engine import connect
 from tests.api.test_errors import assert_envelope
-from tests.conftest import POSTGRES_ADMIN_URL, Api, _admin
+from tests.conftest import POSTGRES_ADMIN_URL, Api, _admin, api_with
 from tests.factories import Tenant, order_body
 from tests.servers import server_env
 
@@ -33,22 +31,10 @@ pytestmark = pytest.mark.anyio
 async def test_a_request_that_waits_too_long_for_a_connection_answers_503(
     api: Api, tenant: Tenant
 ) -> None:
-    settings = api.settings.model_copy(
-        update={"db_pool_size": 1, "db_pool_timeout": 0.3}
-    )
-    database = connect(settings)
-    app = create_app(settings)
-    app.state.runtime = Runtime(settings, database, settings.resolved_secret_key)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    try:
-        async with httpx.AsyncClient(
-            transport=transport, base_url="http://testserver/raas/v2"
-        ) as http:
-            async with database.engine.connect():  # the pool's only connection
-                waited = await http.get("/customers", auth=tenant.auth)
-            after = await http.get("/customers", auth=tenant.auth)
-    finally:
-        await database.dispose()
+    async with api_with(api.settings, db_pool_size=1, db_pool_timeout=0.3) as small:
+        async with small.runtime.database.engine.connect():  # its only connection
+            waited = await small.http.get("/customers", auth=tenant.auth)
+        after = await small.http.get("/customers", auth=tenant.auth)
 
     assert_envelope(waited, 503, "503.002")
     assert waited.headers["Retry-After"]
@@ -58,13 +44,6 @@ async def test_a_request_that_waits_too_long_for_a_connection_answers_503(
 async def test_a_slow_upload_holds_no_database_connection(
     api: Api, tenant: Tenant
 ) -> None:
-    settings = api.settings.model_copy(
-        update={"db_pool_size": 1, "db_pool_timeout": 0.5}
-    )
-    database = connect(settings)
-    app = create_app(settings)
-    app.state.runtime = Runtime(settings, database, settings.resolved_secret_key)
-    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     body = json.dumps(order_body(tenant, "slow")).encode()
     halfway = anyio.Event()
 
@@ -74,30 +53,23 @@ async def test_a_slow_upload_holds_no_database_connection(
         await anyio.sleep(1.5)  # three pool timeouts
         yield body[20:]
 
-    try:
-        async with (
-            httpx.AsyncClient(
-                transport=transport, base_url="http://testserver/raas/v2"
-            ) as http,
-            anyio.create_task_group() as tasks,
-        ):
-            uploads: list[httpx.Response] = []
+    uploads: list[httpx.Response] = []
+    async with api_with(api.settings, db_pool_size=1, db_pool_timeout=0.5) as small:
 
-            async def upload() -> None:
-                uploads.append(
-                    await http.post(
-                        "/asyncOrders",
-                        content=trickle(),
-                        headers={"Content-Type": "application/json"},
-                        auth=tenant.auth,
-                    )
+        async def upload() -> None:
+            uploads.append(
+                await small.http.post(
+                    "/asyncOrders",
+                    content=trickle(),
+                    headers={"Content-Type": "application/json"},
+                    auth=tenant.auth,
                 )
+            )
 
+        async with anyio.create_task_group() as tasks:
             tasks.start_soon(upload)
             await halfway.wait()
-            meanwhile = await http.get("/customers", auth=tenant.auth)
-    finally:
-        await database.dispose()
+            meanwhile = await small.http.get("/customers", auth=tenant.auth)
 
     assert meanwhile.status_code == 200, meanwhile.text
     assert [u.status_code for u in uploads] == [202], uploads[0].text
