@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from asyncorders.settings import Settings
 
 
@@ -61,8 +63,20 @@ def serve(
         "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="asyncorders-metrics-")
     )
     uvicorn.run(
-        "asyncorders.api.app:create_app", factory=True, workers=processes, **options
+        "asyncorders.cli.serve:app_factory", factory=True, workers=processes, **options
     )
+
+
+def app_factory() -> FastAPI:
+    """One API process of `serve --processes N`: its logging is configured here,
+    since it is a fresh interpreter that never ran `serve` itself."""
+    from asyncorders import log
+    from asyncorders.api.app import create_app
+    from asyncorders.settings import Settings
+
+    settings = Settings()
+    log.configure(json=not settings.sandbox, level=settings.log_level)
+    return create_app(settings)
 
 
 def _announce_demo(settings: Settings, base_url: str) -> None:
