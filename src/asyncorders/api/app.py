@@ -21,7 +21,7 @@ from asyncorders.api import envelope
 from asyncorders.api.deps import BODY_MODELS, Runtime, open_for_business
 from asyncorders.api.metrics import RequestMetrics
 from asyncorders.api.middleware import RequestContext
-from asyncorders.api.routes import catalogs, customers, health, orders
+from asyncorders.api.routes import catalogs, customers, health, hot, orders
 from asyncorders.api.simulate import Simulation
 from asyncorders.demo import seed
 from asyncorders.errors import (
@@ -88,6 +88,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=f"{PREFIX}/docs",
         redoc_url=None,
     )
+    app.router.routes.append(hot.route(PREFIX + orders.ORDER_PATH))
     for router in (orders.router, customers.router, catalogs.router):
         app.include_router(
             router, prefix=PREFIX, dependencies=[Depends(open_for_business)]

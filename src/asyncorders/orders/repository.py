@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, insert, select
+from sqlalchemy import Select, and_, insert, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from asyncorders.storage.tables import (
@@ -56,6 +56,42 @@ async def find(
     if for_update:
         query = query.with_for_update()
     return await session.scalar(query)
+
+
+async def find_many(
+    session: AsyncSession, wanted: Sequence[tuple[int, OrderPath]]
+) -> dict[tuple[int, OrderPath], AsyncOrder]:
+    """The orders named by (platform id, path), locked, in one query.
+
+    Rows are locked in id order, so two batches never wait for each other in a
+    circle.
+    """
+    refs: dict[int, set[str]] = {}
+    for platform_id, path in wanted:
+        refs.setdefault(platform_id, set()).add(path.external_ref_id)
+    query = (
+        select(AsyncOrder)
+        .where(
+            or_(
+                *(
+                    and_(
+                        AsyncOrder.platform_id == platform_id,
+                        AsyncOrder.external_ref_id.in_(sorted(names)),
+                    )
+                    for platform_id, names in refs.items()
+                )
+            )
+        )
+        .order_by(AsyncOrder.id)
+        .with_for_update()
+    )
+    found = {}
+    for order in await session.scalars(query):
+        path = OrderPath(
+            order.customer_identifier, order.account_identifier, order.external_ref_id
+        )
+        found[(order.platform_id, path)] = order
+    return found
 
 
 async def insert_line_items(session: AsyncSession, rows: list[dict[str, Any]]) -> None:

@@ -327,10 +327,32 @@ async def update_metadata(
     The order row is locked for the read-compare-write, so concurrent patches
     queue and each one's audit event records the values it really replaced.
     """
+    wanted = wanted_changes(patch)
+    order = await repository.find(session, caller.platform_id, path, for_update=True)
+    if order is None:
+        raise OrderNotFound()
+    apply_metadata(session, order, caller, wanted, if_match, request_id)
+    await session.flush()
+    return order
+
+
+def wanted_changes(patch: UpdateAsyncOrderCriteria) -> dict[str, str | None]:
     wanted = patch.changes()
     if not wanted:
         raise EmptyUpdate()
-    order = await repository.find(session, caller.platform_id, path, for_update=True)
+    return wanted
+
+
+def apply_metadata(
+    session: AsyncSession,
+    order: AsyncOrder | None,
+    caller: Caller,
+    wanted: dict[str, str | None],
+    if_match: str | None,
+    request_id: str,
+) -> None:
+    """Change the loaded (and locked) order in memory and add its audit event;
+    the caller flushes. Raises before changing anything when the patch fails."""
     if order is None:
         raise OrderNotFound()
     if if_match is not None and not etag_matches(if_match, etag(order)):
@@ -342,7 +364,7 @@ async def update_metadata(
         if getattr(order, name) != value
     ]
     if not changes:
-        return order
+        return
 
     now = utcnow()
     for name, value in wanted.items():
@@ -361,8 +383,6 @@ async def update_metadata(
             changes=changes,
         ),
     )
-    await session.flush()
-    return order
 
 
 def etag_matches(if_match: str, current: str) -> bool:
