@@ -134,12 +134,13 @@ class GroupCommit:
     async def _commit(self, patches: Sequence[_Patch]) -> None:
         async with self.database.sessions() as session:
             orders = await repository.find_many(session, [p.key for p in patches])
-            applied = []
+            session.expunge_all()  # written below in two statements, not one by one
+            applied, changed, events = [], {}, []
             for patch in patches:
+                order = orders.get(patch.key)
                 try:
-                    service.apply_metadata(
-                        session,
-                        orders.get(patch.key),
+                    event = service.apply_metadata(
+                        order,
                         patch.caller,
                         patch.wanted,
                         patch.if_match,
@@ -147,8 +148,14 @@ class GroupCommit:
                     )
                 except AsyncOrdersError as error:
                     _fail([patch], error)
-                else:
-                    applied.append(patch)
+                    continue
+                applied.append(patch)
+                if order is not None and event is not None:
+                    changed[order.id] = order
+                    events.append(event)
+            if events:
+                await repository.save_metadata(session, list(changed.values()))
+                await repository.insert_events(session, events)
             await session.commit()
         for patch in applied:
             _settle(patch.done, orders[patch.key])

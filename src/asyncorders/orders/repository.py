@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, insert, or_, select
+from sqlalchemy import Select, and_, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from asyncorders.storage.tables import (
@@ -92,6 +92,47 @@ async def find_many(
         )
         found[(order.platform_id, path)] = order
     return found
+
+
+async def save_metadata(session: AsyncSession, orders: Sequence[AsyncOrder]) -> None:
+    """Write the metadata, version and update time of orders changed in memory,
+    in one statement (the orders are not in the session's unit of work)."""
+    table = AsyncOrder.metadata.tables[AsyncOrder.__tablename__]
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values(
+            campaign=bindparam("b_campaign"),
+            purchase_order_number=bindparam("b_purchase_order_number"),
+            notes=bindparam("b_notes"),
+            version=bindparam("b_version"),
+            updated_at=bindparam("b_updated_at"),
+        )
+    )
+    await session.execute(
+        statement,
+        [
+            {
+                "b_id": order.id,
+                "b_campaign": order.campaign,
+                "b_purchase_order_number": order.purchase_order_number,
+                "b_notes": order.notes,
+                "b_version": order.version,
+                "b_updated_at": order.updated_at,
+            }
+            for order in orders
+        ],
+    )
+
+
+async def insert_events(session: AsyncSession, events: Sequence[OrderEvent]) -> None:
+    """Store audit events in one statement."""
+    table = OrderEvent.metadata.tables[OrderEvent.__tablename__]
+    columns = [c.key for c in table.columns if c.key != "id"]
+    await session.execute(
+        insert(table),
+        [{name: getattr(event, name) for name in columns} for event in events],
+    )
 
 
 async def insert_line_items(session: AsyncSession, rows: list[dict[str, Any]]) -> None:

@@ -331,8 +331,10 @@ async def update_metadata(
     order = await repository.find(session, caller.platform_id, path, for_update=True)
     if order is None:
         raise OrderNotFound()
-    apply_metadata(session, order, caller, wanted, if_match, request_id)
-    await session.flush()
+    event = apply_metadata(order, caller, wanted, if_match, request_id)
+    if event is not None:
+        repository.add_event(session, event)
+        await session.flush()
     return order
 
 
@@ -344,15 +346,15 @@ def wanted_changes(patch: UpdateAsyncOrderCriteria) -> dict[str, str | None]:
 
 
 def apply_metadata(
-    session: AsyncSession,
     order: AsyncOrder | None,
     caller: Caller,
     wanted: dict[str, str | None],
     if_match: str | None,
     request_id: str,
-) -> None:
-    """Change the loaded (and locked) order in memory and add its audit event;
-    the caller flushes. Raises before changing anything when the patch fails."""
+) -> OrderEvent | None:
+    """Change the loaded (and locked) order in memory; returns the audit event
+    the caller must store with it, or None when nothing changed. Raises before
+    changing anything when the patch fails."""
     if order is None:
         raise OrderNotFound()
     if if_match is not None and not etag_matches(if_match, etag(order)):
@@ -364,24 +366,21 @@ def apply_metadata(
         if getattr(order, name) != value
     ]
     if not changes:
-        return
+        return None
 
     now = utcnow()
     for name, value in wanted.items():
         setattr(order, name, value)
     order.version += 1
     order.updated_at = now
-    repository.add_event(
-        session,
-        OrderEvent(
-            order_id=order.id,
-            kind=METADATA_UPDATED,
-            occurred_at=now,
-            platform_id=caller.platform_id,
-            api_key_id=caller.key_id,
-            request_id=request_id,
-            changes=changes,
-        ),
+    return OrderEvent(
+        order_id=order.id,
+        kind=METADATA_UPDATED,
+        occurred_at=now,
+        platform_id=caller.platform_id,
+        api_key_id=caller.key_id,
+        request_id=request_id,
+        changes=changes,
     )
 
 
