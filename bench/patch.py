@@ -536,13 +536,13 @@ def print_read_table(
     data: dict[str, DataSet],
 ) -> None:
     print(f"\nreads, {CONNECTIONS} connections (median run)\n")
-    print(f"| {'read':<42} | {'req/s':>8} | {'p50 ms':>7} | {'p99 ms':>7} |")
-    print(f"|{'-' * 44}|{'-' * 10}|{'-' * 9}|{'-' * 9}|")
+    print(f"| {'read':<50} | {'req/s':>8} | {'p50 ms':>7} | {'p99 ms':>7} |")
+    print(f"|{'-' * 52}|{'-' * 10}|{'-' * 9}|{'-' * 9}|")
     labels = {"get": "GET summary", "list": "GET list, filtered"}
     for (name, mode, size), run in sorted(reads.items()):
         label = f"{labels[mode]}, {name}, {size:,} orders"
         print(
-            f"| {label:<42} | {run.rate:>8,.0f} | {run.p50_ms:>7.1f} "
+            f"| {label:<50} | {run.rate:>8,.0f} | {run.p50_ms:>7.1f} "
             f"| {run.p99_ms:>7.1f} |"
         )
     for name in ("sqlite", "postgres"):

@@ -38,9 +38,9 @@ class HotRoute(Route):
             return Match.NONE, {}
         match, child = super().matches(scope)
         if match is Match.FULL:
-            params = child["path_params"]
-            if not all(0 < len(params[name]) <= _MAX_ID for name in _PATH_PARAMS):
-                return Match.NONE, {}
+            for value in child["path_params"].values():
+                if len(value) > _MAX_ID:  # the converter never yields ""
+                    return Match.NONE, {}
         return match, child
 
 
