@@ -46,6 +46,7 @@ def serve(
         raise typer.Exit(2)
     if settings.sandbox and settings.seed_demo:
         _announce_demo(settings, f"http://{host}:{port}")
+    _tune_gc()
     options: dict[str, Any] = {
         "host": host,
         "port": port,
@@ -76,7 +77,23 @@ def app_factory() -> FastAPI:
 
     settings = Settings()
     log.configure(json=not settings.sandbox, level=settings.log_level)
+    _tune_gc()
     return create_app(settings)
+
+
+def _tune_gc() -> None:
+    """Collect the youngest generation every 20,000 allocations, not every 700.
+
+    A request allocates a few thousand short-lived objects and frees nearly all
+    of them by reference counting, so the default threshold ran the cyclic
+    collector every request or two for almost nothing (measured in-process on
+    PATCH: 316 -> 254 us of CPU per request). What was loaded at start-up is
+    frozen out of the collections.
+    """
+    import gc
+
+    gc.freeze()
+    gc.set_threshold(20_000, 10, 10)
 
 
 def _announce_demo(settings: Settings, base_url: str) -> None:
