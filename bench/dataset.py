@@ -174,8 +174,8 @@ async def add_orders(
         await _bulk(database, OrderEvent, events, with_ids=False)
     data.orders += count
     data.line_items += count * line_items
-    if not database.is_sqlite:
-        async with database.engine.connect() as connection:
+    if not database.is_sqlite:  # fresh statistics, as autovacuum would soon have
+        async with database.engine.begin() as connection:
             await connection.exec_driver_sql("ANALYZE")
     return time.perf_counter() - started
 
