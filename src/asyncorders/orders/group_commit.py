@@ -135,7 +135,7 @@ class GroupCommit:
         async with self.database.sessions() as session:
             orders = await repository.find_many(session, [p.key for p in patches])
             session.expunge_all()  # written below in two statements, not one by one
-            applied, changed, events = [], {}, []
+            applied, refused, changed, events = [], [], {}, []
             for patch in patches:
                 order = orders.get(patch.key)
                 try:
@@ -147,7 +147,7 @@ class GroupCommit:
                         patch.request_id,
                     )
                 except AsyncOrdersError as error:
-                    _fail([patch], error)
+                    refused.append((patch, error))  # answered after the commit
                     continue
                 applied.append(patch)
                 if order is not None and event is not None:
@@ -157,6 +157,10 @@ class GroupCommit:
                 await repository.save_metadata(session, list(changed.values()))
                 await repository.insert_events(session, events)
             await session.commit()
+        # Refusals wait for the commit too: they were judged against the batch's
+        # state, which a failed commit would undo (the patch is then retried).
+        for patch, refusal in refused:
+            _fail([patch], refusal)
         for patch in applied:
             _settle(patch.done, orders[patch.key])
 
