@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint services
+.PHONY: run test lint services bench-patch
 
 run: $(STAMP)
 	$(BIN)/asyncorders serve
@@ -16,6 +16,12 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+
+# The PATCH benchmark against the HTTP floor, Prism and WireMock (minutes; see
+# bench/patch.py). `make bench-patch ARGS=--quick` for a short smoke run.
+bench-patch: $(STAMP)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
+	$(BIN)/python bench/patch.py $(ARGS)
 
 services:
 	@bash scripts/services-up

@@ -13,6 +13,7 @@ few seconds later.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import time
 from dataclasses import dataclass
@@ -81,28 +82,38 @@ class MemoryBuckets:
         self._state.clear()
 
 
+# Takes `n` tokens from each bucket named in KEYS (ARGV: rate, burst and n per
+# bucket) at Redis's clock; returns each bucket's tokens before the take.
 _TAKE = """
-local rate = tonumber(ARGV[1])
-local burst = tonumber(ARGV[2])
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
-local state = redis.call('HMGET', KEYS[1], 'tokens', 'at')
-local tokens = tonumber(state[1]) or burst
-local at = tonumber(state[2]) or now
-tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
-local allowed = 0
-if tokens >= 1 then
-  tokens = tokens - 1
-  allowed = 1
+local before = {}
+for i, key in ipairs(KEYS) do
+  local rate = tonumber(ARGV[3 * i - 2])
+  local burst = tonumber(ARGV[3 * i - 1])
+  local wanted = tonumber(ARGV[3 * i])
+  local state = redis.call('HMGET', key, 'tokens', 'at')
+  local tokens = tonumber(state[1]) or burst
+  local at = tonumber(state[2]) or now
+  tokens = math.min(burst, tokens + math.max(0, now - at) * rate)
+  before[i] = tostring(tokens)
+  tokens = tokens - math.min(wanted, math.floor(tokens))
+  redis.call('HSET', key, 'tokens', tostring(tokens), 'at', tostring(now))
+  redis.call('PEXPIRE', key, math.ceil(burst / rate * 1000) + 1000)
 end
-redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'at', tostring(now))
-redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate * 1000) + 1000)
-return {allowed, tostring(tokens)}
+return before
 """
+
+_Waiting = tuple[str, Limit, "asyncio.Future[Decision]"]
 
 
 class RedisBuckets:
-    """Buckets in Redis, shared by every process; per-process while Redis is down."""
+    """Buckets in Redis, shared by every process; per-process while Redis is down.
+
+    Takes that arrive while a call to Redis is in flight go together in the
+    next one (one round trip for all of them), each decided as if they had
+    come one after the other.
+    """
 
     def __init__(self, url: str) -> None:
         import redis.asyncio as redis
@@ -113,30 +124,74 @@ class RedisBuckets:
         self._take = self._redis.register_script(_TAKE)
         self._fallback = MemoryBuckets()
         self._down_until = 0.0
+        self._waiting: list[_Waiting] = []
+        self._sending: asyncio.Task[None] | None = None
 
     async def take(self, key: str, limit: Limit) -> Decision:
         if time.monotonic() < self._down_until:
             return await self._fallback.take(key, limit)
-        try:
-            allowed, remaining = await self._take(
-                keys=[f"asyncorders:bucket:{key}"], args=[limit.rate, limit.burst]
-            )
-        except Exception as error:  # any Redis failure: keep serving
-            if self._down_until == 0.0:
-                logger.warning(
-                    "ratelimit.redis_unavailable",
-                    error=type(error).__name__,
-                    fallback="per-process buckets",
+        decided: asyncio.Future[Decision] = asyncio.get_running_loop().create_future()
+        self._waiting.append((key, limit, decided))
+        if self._sending is None or self._sending.done():
+            self._sending = asyncio.create_task(self._send_all())
+        return await decided
+
+    async def _send_all(self) -> None:
+        while self._waiting:
+            waiting, self._waiting = self._waiting, []
+            groups: dict[tuple[str, Limit], list[asyncio.Future[Decision]]] = {}
+            for key, limit, decided in waiting:
+                groups.setdefault((key, limit), []).append(decided)
+            try:
+                before = await self._take(
+                    keys=[f"asyncorders:bucket:{key}" for key, _ in groups],
+                    args=[
+                        value
+                        for (_, limit), futures in groups.items()
+                        for value in (limit.rate, limit.burst, len(futures))
+                    ],
                 )
-            self._down_until = time.monotonic() + REDIS_RETRY_SECONDS
-            return await self._fallback.take(key, limit)
-        if self._down_until:
-            logger.info("ratelimit.redis_recovered")
-            self._down_until = 0.0
-        return Decision(bool(allowed), float(remaining), limit)
+            except Exception as error:  # any Redis failure: keep serving
+                self._went_down(error)
+                for (key, limit), futures in groups.items():
+                    for decided in futures:
+                        _settle(decided, await self._fallback.take(key, limit))
+                continue
+            if self._down_until:
+                logger.info("ratelimit.redis_recovered")
+                self._down_until = 0.0
+            for ((_, limit), futures), tokens in zip(
+                groups.items(), before, strict=True
+            ):
+                _decide_in_turn(futures, float(tokens), limit)
+
+    def _went_down(self, error: Exception) -> None:
+        if self._down_until == 0.0:
+            logger.warning(
+                "ratelimit.redis_unavailable",
+                error=type(error).__name__,
+                fallback="per-process buckets",
+            )
+        self._down_until = time.monotonic() + REDIS_RETRY_SECONDS
 
     async def close(self) -> None:
         await self._redis.aclose()
+
+
+def _decide_in_turn(
+    futures: list[asyncio.Future[Decision]], tokens: float, limit: Limit
+) -> None:
+    """The i-th take of a bucket that held `tokens` gets one if i < tokens."""
+    granted = min(len(futures), math.floor(tokens))
+    for turn, decided in enumerate(futures):
+        allowed = turn < granted
+        remaining = tokens - turn - 1 if allowed else tokens - granted
+        _settle(decided, Decision(allowed, remaining, limit))
+
+
+def _settle(decided: asyncio.Future[Decision], decision: Decision) -> None:
+    if not decided.done():  # the request was cancelled meanwhile
+        decided.set_result(decision)
 
 
 def buckets(redis_url: str | None) -> Buckets:

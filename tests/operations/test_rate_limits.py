@@ -108,3 +108,16 @@ async def test_unreachable_redis_falls_back_to_per_process_buckets(
     assert [d.allowed for d in decisions] == [True, True, False]
     logged = capfd.readouterr()
     assert (logged.out + logged.err).count("ratelimit.redis_unavailable") == 1
+
+
+async def test_concurrent_redis_takes_share_one_bucket_exactly() -> None:
+    key = f"test-{uuid.uuid4().hex}"
+    limiter = RedisBuckets(REDIS_URL)
+    limit = Limit(rate=0.5, burst=5)
+    try:
+        decisions = await asyncio.gather(*(limiter.take(key, limit) for _ in range(8)))
+    finally:
+        await limiter.close()
+
+    assert [d.allowed for d in decisions] == [True] * 5 + [False] * 3
+    assert [int(d.remaining) for d in decisions[:5]] == [4, 3, 2, 1, 0]

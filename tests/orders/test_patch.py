@@ -1033,6 +1033,27 @@ async def test_concurrent_patches_with_the_same_if_match_let_exactly_one_win(
     assert len(metadata_events(await history(api, tenant))) == 1
 
 
+async def test_concurrent_patches_of_a_missing_order_fail_alone(
+    api: Api, tenant: Tenant
+) -> None:
+    await given_order(api, tenant)
+
+    responses = await asyncio.gather(
+        *(
+            api.http.patch(
+                tenant.order_url("no-such-order" if n % 2 else REF),
+                json={"campaign": f"c-{n}"},
+                auth=tenant.auth,
+            )
+            for n in range(10)
+        )
+    )
+
+    statuses = [response.status_code for response in responses]
+    assert statuses == [200, 404] * 5, [r.text for r in responses]
+    assert len(metadata_events(await history(api, tenant))) == 5
+
+
 # ---- history pages -------------------------------------------------------------------
 
 

@@ -21,15 +21,10 @@ from asyncorders.api import envelope
 from asyncorders.api.deps import BODY_MODELS, Runtime, open_for_business
 from asyncorders.api.metrics import RequestMetrics
 from asyncorders.api.middleware import RequestContext
-from asyncorders.api.routes import catalogs, customers, health, orders
+from asyncorders.api.routes import catalogs, customers, health, hot, orders
 from asyncorders.api.simulate import Simulation
 from asyncorders.demo import seed
-from asyncorders.errors import (
-    AsyncOrdersError,
-    MethodNotAllowed,
-    RouteNotFound,
-    StorageUnavailable,
-)
+from asyncorders.errors import AsyncOrdersError, MethodNotAllowed, RouteNotFound
 from asyncorders.fulfilment.worker import Worker
 from asyncorders.ratelimit import buckets
 from asyncorders.settings import Settings
@@ -88,12 +83,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         docs_url=f"{PREFIX}/docs",
         redoc_url=None,
     )
+    hot_route = hot.route(PREFIX + orders.ORDER_PATH)
+    app.router.routes.append(hot_route)
     for router in (orders.router, customers.router, catalogs.router):
         app.include_router(
             router, prefix=PREFIX, dependencies=[Depends(open_for_business)]
         )
     app.include_router(health.router)
     _handle_errors(app)
+    app.add_middleware(hot.HotPaths, route=hot_route)
     if settings.sandbox:
         app.add_middleware(Simulation)
     app.add_middleware(
@@ -138,23 +136,14 @@ def _handle_errors(app: FastAPI) -> None:
         return reply(request, AsyncOrdersError())
 
     @app.exception_handler(PoolTimeout)
-    async def pool_exhausted(request: Request, exc: PoolTimeout) -> Response:
-        logger.warning("storage.pool_timeout")
-        return reply(request, StorageUnavailable("Storage is overloaded; retry."))
-
     @app.exception_handler(OSError)
-    async def connection_refused(request: Request, exc: OSError) -> Response:
-        # The driver could not open a connection at all (server down, restarting).
-        logger.warning("storage.unreachable", error=type(exc).__name__)
-        return reply(request, StorageUnavailable())
-
     @app.exception_handler(OperationalError)
     @app.exception_handler(DBAPIError)
-    async def storage_error(request: Request, exc: DBAPIError) -> Response:
-        if isinstance(exc, OperationalError) or exc.connection_invalidated:
-            logger.warning("storage.unavailable", error=type(exc.orig).__name__)
-            return reply(request, StorageUnavailable())
-        raise exc
+    async def storage_error(request: Request, exc: Exception) -> Response:
+        error = envelope.storage_error(exc)
+        if error is None:
+            raise exc
+        return reply(request, error)
 
 
 _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")

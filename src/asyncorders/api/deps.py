@@ -20,6 +20,7 @@ from asyncorders.api.middleware import RATE_LIMIT_HEADERS
 from asyncorders.errors import AuthenticationFailed, Maintenance, RateLimited
 from asyncorders.fulfilment.credentials import Vault
 from asyncorders.fulfilment.worker import make_vault
+from asyncorders.orders.group_commit import GroupCommit
 from asyncorders.platforms import service as platforms
 from asyncorders.platforms.service import Caller
 from asyncorders.ratelimit import Buckets, Limit, MemoryBuckets
@@ -39,6 +40,11 @@ class Runtime:
     secret: bytes
     limiter: Buckets = field(default_factory=MemoryBuckets)
     flags: FlagWatch = field(default_factory=FlagWatch)
+
+    @cached_property
+    def patches(self) -> GroupCommit:
+        """Commits concurrent PATCHes of the hot route together."""
+        return GroupCommit(self.database, self.secret)
 
     @cached_property
     def vault(self) -> Vault:
@@ -74,7 +80,21 @@ async def caller(
     runtime: Annotated[Runtime, Depends(runtime)],
     db_session: Annotated[AsyncSession, Depends(session)],
 ) -> Caller:
-    """The platform behind the request's HTTP Basic credentials, or 401.
+    """The platform behind the request's HTTP Basic credentials, or 401."""
+
+    async def lookup(name: str, key: str) -> Caller | None:
+        return await platforms.authenticate(db_session, runtime.secret, name, key)
+
+    return await identify(request, runtime, lookup)
+
+
+async def identify(
+    request: Request,
+    runtime: Runtime,
+    lookup: Callable[[str, str], Awaitable[Caller | None]],
+) -> Caller:
+    """Authenticate the request with `lookup`, then take a token from the bucket
+    of its platform.
 
     A body is read in full first (Starlette keeps it for the route), so that a
     slow upload holds no database connection while it trickles in.
@@ -82,7 +102,7 @@ async def caller(
     name, key = _basic_credentials(request.headers.get("authorization"))
     if request.method in _BODY_METHODS:
         await request.body()
-    found = await platforms.authenticate(db_session, runtime.secret, name, key)
+    found = await lookup(name, key)
     if found is None:
         raise AuthenticationFailed()
     structlog.contextvars.bind_contextvars(platform=found.platform_name)
@@ -133,13 +153,19 @@ def json_body(model: type[M]) -> Callable[[Request], Awaitable[M]]:
     read_only: frozenset[str] = getattr(model, "read_only_members", frozenset())
 
     async def read(request: Request) -> M:
-        raw = await request.body()
-        try:
-            return model.model_validate_json(raw)
-        except ValidationError as exc:
-            raise envelope.from_pydantic(exc, read_only) from None
+        return await read_json(request, model, read_only)
 
     return read
+
+
+async def read_json(
+    request: Request, model: type[M], read_only: frozenset[str] = frozenset()
+) -> M:
+    raw = await request.body()
+    try:
+        return model.model_validate_json(raw)
+    except ValidationError as exc:
+        raise envelope.from_pydantic(exc, read_only) from None
 
 
 def body_doc(model: type[BaseModel]) -> dict[str, Any]:

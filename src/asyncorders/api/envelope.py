@@ -13,15 +13,21 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 from pydantic_core import ErrorDetails
+from sqlalchemy.exc import DBAPIError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.responses import Response
 
+from asyncorders import log
 from asyncorders.api import metrics
 from asyncorders.errors import (
     AsyncOrdersError,
     FieldError,
     MalformedBody,
+    StorageUnavailable,
     ValidationFailed,
 )
+
+logger = log.get("asyncorders.api")
 
 # How pydantic's error types read as bean-validation style constraints.
 _CONSTRAINTS = {
@@ -94,6 +100,23 @@ def error_response(error: AsyncOrdersError, request_id: str, path: str) -> Respo
         media_type="application/json",
         headers=error.headers,  # X-REQUEST-ID is added by the middleware
     )
+
+
+def storage_error(exc: Exception) -> AsyncOrdersError | None:
+    """The 503 for a storage failure (logged once), or None for anything else."""
+    if isinstance(exc, PoolTimeout):
+        logger.warning("storage.pool_timeout")
+        return StorageUnavailable("Storage is overloaded; retry.")
+    if isinstance(exc, OSError):
+        # The driver could not open a connection at all (server down, restarting).
+        logger.warning("storage.unreachable", error=type(exc).__name__)
+        return StorageUnavailable()
+    if isinstance(exc, OperationalError) or (
+        isinstance(exc, DBAPIError) and exc.connection_invalidated
+    ):
+        logger.warning("storage.unavailable", error=type(exc.orig).__name__)
+        return StorageUnavailable()
+    return None
 
 
 def from_validation(

@@ -10,6 +10,8 @@ from typing import TYPE_CHECKING, Any
 import typer
 
 if TYPE_CHECKING:
+    from fastapi import FastAPI
+
     from asyncorders.settings import Settings
 
 
@@ -44,6 +46,7 @@ def serve(
         raise typer.Exit(2)
     if settings.sandbox and settings.seed_demo:
         _announce_demo(settings, f"http://{host}:{port}")
+    _tune_gc()
     options: dict[str, Any] = {
         "host": host,
         "port": port,
@@ -61,8 +64,36 @@ def serve(
         "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="asyncorders-metrics-")
     )
     uvicorn.run(
-        "asyncorders.api.app:create_app", factory=True, workers=processes, **options
+        "asyncorders.cli.serve:app_factory", factory=True, workers=processes, **options
     )
+
+
+def app_factory() -> FastAPI:
+    """One API process of `serve --processes N`: its logging is configured here,
+    since it is a fresh interpreter that never ran `serve` itself."""
+    from asyncorders import log
+    from asyncorders.api.app import create_app
+    from asyncorders.settings import Settings
+
+    settings = Settings()
+    log.configure(json=not settings.sandbox, level=settings.log_level)
+    _tune_gc()
+    return create_app(settings)
+
+
+def _tune_gc() -> None:
+    """Collect the youngest generation every 20,000 allocations, not every 700.
+
+    A request allocates a few thousand short-lived objects and frees nearly all
+    of them by reference counting, so the default threshold ran the cyclic
+    collector every request or two for almost nothing (measured in-process on
+    PATCH: 316 -> 254 us of CPU per request). What was loaded at start-up is
+    frozen out of the collections.
+    """
+    import gc
+
+    gc.freeze()
+    gc.set_threshold(20_000, 10, 10)
 
 
 def _announce_demo(settings: Settings, base_url: str) -> None:

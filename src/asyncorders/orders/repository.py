@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, insert, select
+from sqlalchemy import Select, and_, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from asyncorders.storage.tables import (
@@ -58,6 +58,83 @@ async def find(
     if for_update:
         query = query.with_for_update()
     return await session.scalar(query)
+
+
+async def find_many(
+    session: AsyncSession, wanted: Sequence[tuple[int, OrderPath]]
+) -> dict[tuple[int, OrderPath], AsyncOrder]:
+    """The orders named by (platform id, path), locked, in one query.
+
+    Rows are locked in id order, so two batches never wait for each other in a
+    circle.
+    """
+    refs: dict[int, set[str]] = {}
+    for platform_id, path in wanted:
+        refs.setdefault(platform_id, set()).add(path.external_ref_id)
+    query = (
+        select(AsyncOrder)
+        .where(
+            or_(
+                *(
+                    and_(
+                        AsyncOrder.platform_id == platform_id,
+                        AsyncOrder.external_ref_id.in_(sorted(names)),
+                    )
+                    for platform_id, names in refs.items()
+                )
+            )
+        )
+        .order_by(AsyncOrder.id)
+        .with_for_update()
+    )
+    found = {}
+    for order in await session.scalars(query):
+        path = OrderPath(
+            order.customer_identifier, order.account_identifier, order.external_ref_id
+        )
+        found[(order.platform_id, path)] = order
+    return found
+
+
+async def save_metadata(session: AsyncSession, orders: Sequence[AsyncOrder]) -> None:
+    """Write the metadata, version and update time of orders changed in memory,
+    in one statement (the orders are not in the session's unit of work)."""
+    table = AsyncOrder.metadata.tables[AsyncOrder.__tablename__]
+    statement = (
+        update(table)
+        .where(table.c.id == bindparam("b_id"))
+        .values(
+            campaign=bindparam("b_campaign"),
+            purchase_order_number=bindparam("b_purchase_order_number"),
+            notes=bindparam("b_notes"),
+            version=bindparam("b_version"),
+            updated_at=bindparam("b_updated_at"),
+        )
+    )
+    await session.execute(
+        statement,
+        [
+            {
+                "b_id": order.id,
+                "b_campaign": order.campaign,
+                "b_purchase_order_number": order.purchase_order_number,
+                "b_notes": order.notes,
+                "b_version": order.version,
+                "b_updated_at": order.updated_at,
+            }
+            for order in orders
+        ],
+    )
+
+
+async def insert_events(session: AsyncSession, events: Sequence[OrderEvent]) -> None:
+    """Store audit events in one statement."""
+    table = OrderEvent.metadata.tables[OrderEvent.__tablename__]
+    columns = [c.key for c in table.columns if c.key != "id"]
+    await session.execute(
+        insert(table),
+        [{name: getattr(event, name) for name in columns} for event in events],
+    )
 
 
 async def insert_line_items(session: AsyncSession, rows: list[dict[str, Any]]) -> None:

@@ -341,10 +341,34 @@ async def update_metadata(
     The order row is locked for the read-compare-write, so concurrent patches
     queue and each one's audit event records the values it really replaced.
     """
+    wanted = wanted_changes(patch)
+    order = await repository.find(session, caller.platform_id, path, for_update=True)
+    if order is None:
+        raise OrderNotFound()
+    event = apply_metadata(order, caller, wanted, if_match, request_id)
+    if event is not None:
+        repository.add_event(session, event)
+        await session.flush()
+    return order
+
+
+def wanted_changes(patch: UpdateAsyncOrderCriteria) -> dict[str, str | None]:
     wanted = patch.changes()
     if not wanted:
         raise EmptyUpdate()
-    order = await repository.find(session, caller.platform_id, path, for_update=True)
+    return wanted
+
+
+def apply_metadata(
+    order: AsyncOrder | None,
+    caller: Caller,
+    wanted: dict[str, str | None],
+    if_match: str | None,
+    request_id: str,
+) -> OrderEvent | None:
+    """Change the loaded (and locked) order in memory; returns the audit event
+    the caller must store with it, or None when nothing changed. Raises before
+    changing anything when the patch fails."""
     if order is None:
         raise OrderNotFound()
     if if_match is not None and not etag_matches(if_match, etag(order)):
@@ -356,27 +380,22 @@ async def update_metadata(
         if getattr(order, name) != value
     ]
     if not changes:
-        return order
+        return None
 
     now = utcnow()
     for name, value in wanted.items():
         setattr(order, name, value)
     order.version += 1
     order.updated_at = now
-    repository.add_event(
-        session,
-        OrderEvent(
-            order_id=order.id,
-            kind=METADATA_UPDATED,
-            occurred_at=now,
-            platform_id=caller.platform_id,
-            api_key_id=caller.key_id,
-            request_id=request_id,
-            changes=changes,
-        ),
+    return OrderEvent(
+        order_id=order.id,
+        kind=METADATA_UPDATED,
+        occurred_at=now,
+        platform_id=caller.platform_id,
+        api_key_id=caller.key_id,
+        request_id=request_id,
+        changes=changes,
     )
-    await session.flush()
-    return order
 
 
 def etag_matches(if_match: str, current: str) -> bool:

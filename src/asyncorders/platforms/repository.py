@@ -13,10 +13,18 @@ async def get_by_name(session: AsyncSession, name: str) -> Platform | None:
     return await session.scalar(select(Platform).where(Platform.name == name))
 
 
-async def active_keys(
-    session: AsyncSession, platform_name: str
-) -> Sequence[Row[int, str, int, str, float | None, int | None]]:
+KeyRow = Row[int, str, int, str, float | None, int | None]
+
+
+async def active_keys(session: AsyncSession, platform_name: str) -> Sequence[KeyRow]:
     """(platform id, name, key id, key hash, rate, burst) of each unrevoked key."""
+    return await active_keys_of(session, [platform_name])
+
+
+async def active_keys_of(
+    session: AsyncSession, platform_names: Sequence[str]
+) -> Sequence[KeyRow]:
+    """`active_keys` of several platforms in one query."""
     result = await session.execute(
         select(
             Platform.id,
@@ -27,7 +35,7 @@ async def active_keys(
             Platform.rate_limit_burst,
         )
         .join(ApiKey, ApiKey.platform_id == Platform.id)
-        .where(Platform.name == platform_name, ApiKey.revoked_at.is_(None))
+        .where(Platform.name.in_(platform_names), ApiKey.revoked_at.is_(None))
     )
     return result.all()
 

@@ -8,6 +8,7 @@ a revoked key stops working at once.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -72,16 +73,25 @@ async def authenticate(
     The candidate is hashed and compared with every active key whether or not
     the platform exists, so timing does not tell which part was wrong.
     """
+    return match(secret, key, await repository.active_keys(session, platform_name))
+
+
+async def authenticate_many(
+    session: AsyncSession, secret: bytes, credentials: Sequence[tuple[str, str]]
+) -> list[Caller | None]:
+    """`authenticate` for several (platform name, key) pairs in one query."""
+    rows = await repository.active_keys_of(session, [name for name, _ in credentials])
+    by_platform: dict[str, list[repository.KeyRow]] = {}
+    for row in rows:
+        by_platform.setdefault(row[1], []).append(row)
+    return [match(secret, key, by_platform.get(name, [])) for name, key in credentials]
+
+
+def match(secret: bytes, key: str, rows: Sequence[repository.KeyRow]) -> Caller | None:
+    """The caller whose key among `rows` is `key`, compared with every row."""
     candidate = keys.hash_key(secret, key)
     found: Caller | None = None
-    for (
-        platform_id,
-        name,
-        key_id,
-        key_hash,
-        rate,
-        burst,
-    ) in await repository.active_keys(session, platform_name):
+    for platform_id, name, key_id, key_hash, rate, burst in rows:
         if keys.matches(candidate, key_hash):
             found = Caller(platform_id, name, key_id, rate, burst)
     return found
