@@ -12,6 +12,7 @@ import time
 import uuid
 
 import structlog
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from asyncorders import log
@@ -76,6 +77,8 @@ class RequestContext:
         except AsyncOrdersError as error:  # raised by a layer outside the router
             if status == 0:
                 await self._reply(error, scope, send_with_id)
+        except ClientDisconnect:  # gone before its body arrived: no one to answer
+            logger.info("request.client_disconnected", path=scope["path"])
         except Exception:
             logger.exception("request.failed", path=scope["path"])
             if status == 0:

@@ -62,6 +62,7 @@ def connect(settings: Settings) -> Database:
             max_overflow=0,
             pool_timeout=settings.db_pool_timeout,
             pool_pre_ping=True,
+            hide_parameters=True,  # errors and tracebacks must not carry PII
         )
     return Database(engine, _sessions(engine), reader, _sessions(reader))
 
@@ -85,6 +86,7 @@ def _sqlite_engine(
         max_overflow=0,
         pool_timeout=settings.db_pool_timeout,
         connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000},
+        hide_parameters=True,  # errors and tracebacks must not carry PII
     )
     busy_timeout = settings.sqlite_busy_timeout_ms
     begin = "BEGIN" if readers else "BEGIN IMMEDIATE"
