@@ -1,14 +1,17 @@
 """Opaque cursors and keyset pages.
 
-A cursor is base64url of a small JSON document: which way to walk and the sort
-key of the row at the page edge. Pages are read by key, never by offset, so a
-page costs the same on the millionth row as on the first.
+A cursor is base64url of a small JSON document: which way to walk, the sort
+key of the row at the page edge, and a tag of the listing it belongs to (the
+order, the filters), so that a cursor sent to another listing is a 400 rather
+than a silently wrong page. Pages are read by key, never by offset, so a page
+costs the same on the millionth row as on the first.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -36,6 +39,8 @@ KeyPart = type | range
 class Cursor:
     direction: Direction
     key: Key
+    listing: str  # the tag of the listing that issued it
+    text: str  # as the client sent it, for the error that refuses it
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +59,15 @@ class Page(Generic[T]):
         return self.next_cursor is not None
 
 
-def encode(direction: Direction, key: Key) -> str:
+def encode(direction: Direction, key: Key, listing: str) -> str:
     values = [v.isoformat() if isinstance(v, datetime) else v for v in key]
-    raw = json.dumps([direction[0], values], separators=(",", ":")).encode()
+    document = [direction[0], values, _tag(listing)]
+    raw = json.dumps(document, separators=(",", ":")).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _tag(listing: str) -> str:
+    return hashlib.blake2s(listing.encode(), digest_size=6).hexdigest()
 
 
 def decode(
@@ -73,9 +83,11 @@ def decode(
         return None
     try:
         raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
-        tag, values = json.loads(raw)
+        way, values, listing = json.loads(raw)
         directions: dict[str, Direction] = {"n": "next", "p": "prev"}
-        direction = directions[tag]
+        direction = directions[way]
+        if not isinstance(listing, str):
+            raise ValueError
         if len(values) != len(key_types):
             raise ValueError
         key = tuple(
@@ -86,7 +98,7 @@ def decode(
     expected = "prev" if name == "prevCursor" else "next"
     if direction != expected:
         raise _bad_cursor(name, text, "This cursor belongs to the other parameter.")
-    return Cursor(direction, key)
+    return Cursor(direction, key, listing, text)
 
 
 def _typed(value: Any, kind: KeyPart) -> Any:
@@ -119,13 +131,19 @@ async def keyset_page(
     cursor: Cursor | None,
     limit: int,
     key_of: Callable[[Any], Key],
+    listing: str,
     scalars: bool = True,
 ) -> Page[Any]:
     """One page of `query`, ordered by `columns`, starting after `cursor`.
 
-    A `prev` cursor walks backwards: rows before the key, read in reverse and
-    turned round, so both directions use the same index.
+    `listing` names what is listed (the order, the filters): a cursor issued
+    for another listing is refused. A `prev` cursor walks backwards: rows
+    before the key, read in reverse and turned round, so both directions use
+    the same index.
     """
+    if cursor is not None and cursor.listing != _tag(listing):
+        name = "prevCursor" if cursor.direction == "prev" else "nextCursor"
+        raise _bad_cursor(name, cursor.text, "This cursor belongs to another listing.")
     backwards = cursor is not None and cursor.direction == "prev"
     walk_descending = descending != backwards
     row_key = tuple_(*columns) if len(columns) > 1 else columns[0]
@@ -149,7 +167,7 @@ async def keyset_page(
         return Page([], None, None, limit)
     return Page(
         rows,
-        encode("prev", key_of(rows[0])) if has_prev else None,
-        encode("next", key_of(rows[-1])) if has_next else None,
+        encode("prev", key_of(rows[0]), listing) if has_prev else None,
+        encode("next", key_of(rows[-1]), listing) if has_next else None,
         limit,
     )

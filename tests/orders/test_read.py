@@ -775,8 +775,13 @@ async def test_list_garbage_cursor_is_400(api: Api, tenant: Tenant, param: str) 
 
 def forged(key: list[Any]) -> str:
     """A cursor of our shape whose key no page of ours ever had."""
-    raw = json.dumps(["n", key]).encode()
+    raw = json.dumps(["n", key, "000000000000"]).encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def refusal(response: httpx.Response) -> str:
+    message: str = response.json()["errors"][0]["message"]
+    return message
 
 
 @pytest.mark.parametrize(
@@ -798,6 +803,7 @@ async def test_forged_cursor_out_of_the_keys_range_is_400(
     )
 
     assert_bad_request(response, "nextCursor")
+    assert refusal(response) == "This cursor is not valid."
 
 
 @pytest.mark.parametrize(
@@ -811,6 +817,68 @@ async def test_list_forged_cursor_out_of_range_is_400(
     response = await get(api, tenant, ORDERS, {"nextCursor": forged(key)})
 
     assert_bad_request(response, "nextCursor")
+    assert refusal(response) == "This cursor is not valid."
+
+
+@pytest.mark.parametrize("suffix", ["", "/lineItems"], ids=["summary", "lineItems"])
+async def test_a_cursor_of_another_orders_lines_is_400(
+    api: Api, tenant: Tenant, suffix: str
+) -> None:
+    await big_order(api, tenant)
+    await create_order(
+        api.http, tenant, "other", lineItems=[line(f"l{n}") for n in range(12)]
+    )
+    url = tenant.order_url("big") + suffix
+    first = await get_ok(api, tenant, url, {"maxResults": "5"})
+    cursor = first["pagination"]["nextCursor"]
+
+    response = await get(
+        api, tenant, tenant.order_url("other") + suffix, {"nextCursor": cursor}
+    )
+    filtered = await get(api, tenant, url, {"nextCursor": cursor, "failedOnly": "true"})
+
+    assert_bad_request(response, "nextCursor")
+    assert refusal(response) == "This cursor belongs to another listing."
+    assert_bad_request(filtered, "nextCursor")
+
+
+async def test_a_history_cursor_is_not_a_line_items_cursor(
+    api: Api, tenant: Tenant
+) -> None:
+    await big_order(api, tenant)
+    for n in range(4):
+        patched = await api.http.patch(
+            tenant.order_url("big"), json={"notes": f"n{n}"}, auth=tenant.auth
+        )
+        assert patched.status_code == 200, patched.text
+    history = await get_ok(
+        api, tenant, tenant.order_url("big") + "/history", {"maxResults": "2"}
+    )
+
+    response = await get(
+        api,
+        tenant,
+        tenant.order_url("big"),
+        {"nextCursor": history["pagination"]["nextCursor"]},
+    )
+
+    assert_bad_request(response, "nextCursor")
+
+
+async def test_a_list_cursor_sent_with_other_filters_is_400(
+    api: Api, tenant: Tenant
+) -> None:
+    for n in range(3):
+        await create_order(api.http, tenant, f"o{n}", campaign="spring")
+    first = await get_ok(api, tenant, ORDERS, {"maxResults": "1"})
+    cursor = first["nextCursor"]
+
+    same = await get(api, tenant, ORDERS, {"maxResults": "1", "nextCursor": cursor})
+    other = await get(api, tenant, ORDERS, {"nextCursor": cursor, "campaign": "spring"})
+
+    assert same.status_code == 200, same.text
+    assert_bad_request(other, "nextCursor")
+    assert refusal(other) == "This cursor belongs to another listing."
 
 
 async def test_list_never_shows_another_platforms_orders(

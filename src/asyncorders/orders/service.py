@@ -274,6 +274,8 @@ async def line_items(
         cursor=query.cursor,
         limit=query.limit,
         key_of=lambda line: (line.position,),
+        listing=f"lines:{order.id}:{query.failed_only}:"
+        f"{sorted(query.external_refs)}:{sorted(query.reference_ids)}",
     )
 
 
@@ -302,6 +304,7 @@ async def list_orders(
         cursor=cursor,
         limit=limit,
         key_of=lambda order: (order.created_at, order.id),
+        listing=f"orders:{caller.platform_id}:{filters!r}",
     )
 
 
@@ -320,6 +323,7 @@ async def history(
         cursor=cursor,
         limit=limit,
         key_of=lambda row: (row[0].id,),
+        listing=f"history:{order.id}",
         scalars=False,
     )
 
