@@ -773,6 +773,7 @@ async def test_if_match_with_a_stale_etag_answers_412_and_nothing_is_written(
 
     assert_error(response, 412, "412.001")
     assert await snapshot(api, tenant) == before
+    assert response.headers["ETag"] == (await get_order(api, tenant)).headers["ETag"]
 
 
 async def test_if_match_star_is_applied(api: Api, tenant: Tenant) -> None:

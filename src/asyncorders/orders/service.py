@@ -376,7 +376,8 @@ def apply_metadata(
     if order is None:
         raise OrderNotFound()
     if if_match is not None and not etag_matches(if_match, etag(order)):
-        raise PreconditionFailed()
+        # The current ETag comes along, so the client can read and decide again.
+        raise PreconditionFailed(headers={"ETag": etag(order)})
 
     changes = [
         {"field": API_NAMES[name], "old": getattr(order, name), "new": value}

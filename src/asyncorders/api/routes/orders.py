@@ -236,7 +236,7 @@ async def update_async_order(
     The body is a JSON Merge Patch: present members replace, `null` clears,
     absent members stay. Every change is recorded in the order's history with
     its old and new values. With `If-Match` (an extension), a stale ETag
-    answers 412 and changes nothing.
+    answers 412 with the current `ETag` and changes nothing.
     """
     order = await service.update_metadata(
         db, who, path, body, if_match=if_match, request_id=rid
