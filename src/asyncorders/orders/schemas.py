@@ -7,7 +7,7 @@ there and `orderNotes` here. Fields Tango does not have are marked as extensions
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -16,6 +16,7 @@ from pydantic_core import PydanticCustomError
 
 from asyncorders.accounts.schemas import Email
 from asyncorders.catalog.schemas import Utid
+from asyncorders.clock import in_utc
 from asyncorders.schemas import (
     Criteria,
     Identifier,
@@ -35,10 +36,8 @@ Notes = Annotated[str, Field(max_length=150)]
 
 def _in_utc(moment: datetime) -> datetime:
     """A date-time without an offset is UTC; every one is stored in UTC."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
     try:
-        return moment.astimezone(UTC)
+        return in_utc(moment)
     except OverflowError:
         raise PydanticCustomError(
             "datetime_range", "Date-time out of range once converted to UTC"

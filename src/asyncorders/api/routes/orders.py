@@ -22,6 +22,7 @@ from asyncorders.api.deps import (
     session,
 )
 from asyncorders.catalog import service as catalog
+from asyncorders.clock import in_utc
 from asyncorders.errors import FieldError, ValidationFailed
 from asyncorders.orders import service, views
 from asyncorders.orders.repository import OrderFilters, OrderPath
@@ -385,10 +386,7 @@ def _date_bound(
             if end:
                 day += timedelta(days=1)
             return datetime.combine(day, time.min, UTC), not end
-        moment = datetime.fromisoformat(value)
-        if moment.tzinfo is None:
-            return moment.replace(tzinfo=UTC), True
-        return moment.astimezone(UTC), True
+        return in_utc(datetime.fromisoformat(value)), True
     except (ValueError, OverflowError):
         raise ValidationFailed(
             [
