@@ -19,7 +19,6 @@ from starlette.routing import Match
 from asyncorders import __version__, log
 from asyncorders.api import envelope
 from asyncorders.api.deps import BODY_MODELS, Runtime, open_for_business
-from asyncorders.api.metrics import RequestMetrics
 from asyncorders.api.middleware import RequestContext
 from asyncorders.api.routes import catalogs, customers, health, hot, orders
 from asyncorders.api.simulate import Simulation
@@ -100,7 +99,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             {f"{PREFIX}/docs", f"{PREFIX}/openapi.json", *health.PATHS}
         ),
     )
-    app.add_middleware(RequestMetrics)
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
 

@@ -1,4 +1,5 @@
-"""Prometheus metrics: per request in middleware, from the database at scrape time.
+"""Prometheus metrics: per request in the request context, from the database at
+scrape time.
 
 With several API processes (`serve --processes N`), PROMETHEUS_MULTIPROC_DIR is
 set before they start and each scrape adds up every process's counters. Order
@@ -12,6 +13,7 @@ import os
 import time
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -24,7 +26,7 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 from asyncorders import log
 from asyncorders.storage.engine import Database
@@ -50,33 +52,22 @@ REJECTIONS = Counter(
 )
 
 
-class RequestMetrics:
-    """Counts and times every request; rejections by their i18nKey."""
+def observe_request(scope: Scope, status: int, seconds: float) -> None:
+    """Count and time one answered request (the request context calls this)."""
+    route, method = _template(scope), scope["method"]
+    children = _CHILDREN.get((route, method, status))
+    if children is None:  # labels() validates and locks: look each set up once
+        children = _CHILDREN[(route, method, status)] = (
+            REQUESTS.labels(route, method, str(status)),
+            LATENCY.labels(route, method),
+        )
+    count, latency = children
+    count.inc()
+    latency.observe(seconds)
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 0
-
-        async def observe(message: Message) -> None:
-            nonlocal status
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            await send(message)
-
-        try:
-            await self.app(scope, receive, observe)
-        finally:
-            route = _template(scope)
-            REQUESTS.labels(route, scope["method"], str(status)).inc()
-            LATENCY.labels(route, scope["method"]).observe(
-                time.perf_counter() - started
-            )
+# Route templates, methods and statuses are few, so this stays small.
+_CHILDREN: dict[tuple[str, str, int], tuple[Any, Any]] = {}
 
 
 def _template(scope: Scope) -> str:

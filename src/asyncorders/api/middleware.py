@@ -2,7 +2,8 @@
 
 It gives the request its id (the client's, when well formed), refuses bodies that
 are not JSON or too large before the application reads them, writes the access
-log line, and turns any unexpected exception into a 500 envelope logged once.
+log line and the request metrics, and turns any unexpected exception into a 500
+envelope logged once.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from asyncorders import log
 from asyncorders.api.envelope import error_response
+from asyncorders.api.metrics import observe_request
 from asyncorders.errors import (
     AsyncOrdersError,
     BodyTooLarge,
@@ -84,12 +86,14 @@ class RequestContext:
             if status == 0:
                 await self._reply(AsyncOrdersError(), scope, send_with_id)
         finally:
+            seconds = time.perf_counter() - started
+            observe_request(scope, status, seconds)
             logger.info(
                 "request.done",
                 method=scope["method"],
                 path=scope["path"],
                 status=status,
-                duration_ms=round((time.perf_counter() - started) * 1000, 2),
+                duration_ms=round(seconds * 1000, 2),
             )
 
     def _refusal(
