@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from functools import partial
 from typing import Any
 
 from fastapi import Depends, FastAPI, Request
@@ -15,6 +16,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import Match
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from asyncorders import __version__, log
 from asyncorders.api import envelope
@@ -73,7 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             await runtime.limiter.close()
             await database.dispose()
 
-    app = FastAPI(
+    app = Service(
         title="asyncorders",
         version=__version__,
         description=_DESCRIPTION,
@@ -88,19 +90,41 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         )
     app.include_router(health.router)
     _handle_errors(app)
-    # The hot PATCH is taken before the router; the FastAPI route documents it.
-    app.add_middleware(hot.HotPaths, route=hot.route(PREFIX + orders.ORDER_PATH))
-    if settings.sandbox:
-        app.add_middleware(Simulation)
-    app.add_middleware(
+    context = partial(
         RequestContext,
         max_body_bytes=settings.max_body_bytes,
         any_accept=frozenset(
             {f"{PREFIX}/docs", f"{PREFIX}/openapi.json", *health.PATHS}
         ),
     )
+
+    def edge(inner: ASGIApp) -> ASGIApp:
+        """What every request passes through, the hot route's included."""
+        return context(Simulation(inner) if settings.sandbox else inner)
+
+    if settings.sandbox:
+        app.add_middleware(Simulation)
+    app.add_middleware(context)
+    # The hot PATCH is answered before FastAPI; the FastAPI route documents it.
+    app.front = hot.HotPaths(
+        app.rest, route=hot.route(PREFIX + orders.ORDER_PATH), edge=edge
+    )
     app.openapi = lambda: _openapi(app)  # type: ignore[method-assign]
     return app
+
+
+class Service(FastAPI):
+    """The FastAPI application, entered through `front`, which answers the hot
+    route itself and hands every other request to FastAPI (`rest`)."""
+
+    front: ASGIApp
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        scope["app"] = self
+        await self.front(scope, receive, send)
+
+    async def rest(self, scope: Scope, receive: Receive, send: Send) -> None:
+        await super().__call__(scope, receive, send)
 
 
 def _handle_errors(app: FastAPI) -> None:

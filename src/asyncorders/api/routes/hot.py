@@ -8,11 +8,15 @@ handlers, so behaviour and envelope are identical; the database work goes
 through the group commit of `orders/group_commit.py`. It sits in front of the
 FastAPI route, which still documents the operation in the OpenAPI document
 and answers every request this route does not take (path parameters outside
-their limits get FastAPI's own 400). `HotPaths`, a middleware inside the
-request context, hands matching requests to it directly.
+their limits get FastAPI's own 400). `HotPaths`, the application's front
+door, hands matching requests to it through the request context, past
+FastAPI's layers (server errors, telemetry, body limit, exception handlers)
+and its router.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -63,19 +67,27 @@ async def update_async_order(request: Request) -> Response:
 
 
 class HotPaths:
-    """Hands the hot route's requests straight to it, past FastAPI's exception
-    middleware and router; errors get the same envelope as there."""
+    """Answers the hot route's requests itself, before FastAPI's own layers and
+    router; every other request goes on to `app`. Errors get the same envelope
+    as there, and `edge` (the request context, in sandbox the simulation too)
+    wraps the hot route as it wraps the rest."""
 
-    def __init__(self, app: ASGIApp, route: HotRoute) -> None:
+    def __init__(
+        self,
+        app: ASGIApp,
+        route: HotRoute,
+        edge: Callable[[ASGIApp], ASGIApp],
+    ) -> None:
         self.app = app
         self.route = route
+        self.hot = edge(self._handle)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             match, child = self.route.matches(scope)
             if match is Match.FULL:
                 scope.update(child, route=self.route)
-                await self._handle(scope, receive, send)
+                await self.hot(scope, receive, send)
                 return
         await self.app(scope, receive, send)
 
