@@ -121,9 +121,9 @@ class GroupCommit:
                 _fail([patch], error)
 
     async def _authenticate(self, lookups: Sequence[_Lookup]) -> None:
-        async with self.database.reads() as session:
+        async with self.database.reader.connect() as connection:
             callers = await platforms.authenticate_many(
-                session,
+                connection,
                 self.secret,
                 [(lookup.platform_name, lookup.key) for lookup in lookups],
             )
@@ -131,8 +131,8 @@ class GroupCommit:
             _settle(lookup.done, caller)
 
     async def _commit(self, patches: Sequence[_Patch]) -> None:
-        async with self.database.sessions() as session:
-            orders = await repository.find_many(session, [p.key for p in patches])
+        async with self.database.engine.begin() as connection:
+            orders = await repository.find_many(connection, [p.key for p in patches])
             applied, refused, changed, events = [], [], {}, []
             for patch in patches:
                 order = orders.get(patch.key)
@@ -152,9 +152,8 @@ class GroupCommit:
                     changed[order.id] = order
                     events.append(event)
             if events:
-                await repository.save_metadata(session, list(changed.values()))
-                await repository.insert_events(session, events)
-            await session.commit()
+                await repository.save_metadata(connection, list(changed.values()))
+                await repository.insert_events(connection, events)
         # Refusals wait for the commit too: they were judged against the batch's
         # state, which a failed commit would undo (the patch is then retried).
         for patch, refusal in refused:

@@ -8,6 +8,7 @@ from typing import Any, TypedDict
 from sqlalchemy import Select, and_, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from asyncorders.storage.engine import Executor
 from asyncorders.storage.tables import (
     CAMPAIGN_PREFIX,
     ApiKey,
@@ -99,7 +100,7 @@ _METADATA_COLUMNS = [_ORDERS.c[f.name] for f in fields(OrderMetadata)]
 
 
 async def find_many(
-    session: AsyncSession, wanted: Sequence[tuple[int, OrderPath]]
+    session: Executor, wanted: Sequence[tuple[int, OrderPath]]
 ) -> dict[tuple[int, OrderPath], OrderMetadata]:
     """The orders named by (platform id, path), locked, in one query.
 
@@ -145,7 +146,7 @@ _SAVE_METADATA = (
 )
 
 
-async def save_metadata(session: AsyncSession, orders: Sequence[OrderMetadata]) -> None:
+async def save_metadata(session: Executor, orders: Sequence[OrderMetadata]) -> None:
     """Write the metadata, version and update time of orders changed in memory,
     in one statement."""
     await session.execute(
@@ -180,7 +181,7 @@ class NewEvent(TypedDict):
     changes: list[dict[str, Any]]
 
 
-async def insert_events(session: AsyncSession, events: Sequence[NewEvent]) -> None:
+async def insert_events(session: Executor, events: Sequence[NewEvent]) -> None:
     """Store audit events in one statement."""
     await session.execute(insert(_EVENTS), events)
 

@@ -37,22 +37,12 @@ def etag(order: AsyncOrder | OrderMetadata) -> str:
 
 
 def entity(order: AsyncOrder | OrderMetadata) -> AsyncOrderEntity:
-    return AsyncOrderEntity(
-        externalRefID=order.external_ref_id,
-        status=order.status,
-        totalLineItems=order.total_line_items,
-        createdAt=order.created_at,
-        failedLineItems=[
-            LineItemError.model_validate(failure) for failure in order.failed_line_items
-        ],
-        duplicateLineItemRefIds=order.duplicate_line_item_ref_ids,
-        referenceOrderID=order.reference_order_id,
-    )
+    return AsyncOrderEntity(**_entity_fields(order))
 
 
 def updated(order: AsyncOrder | OrderMetadata) -> AsyncOrderUpdatedView:
     return AsyncOrderUpdatedView(
-        **entity(order).__dict__,
+        **_entity_fields(order),
         customerIdentifier=order.customer_identifier,
         accountIdentifier=order.account_identifier,
         orderStatus=order.status,
@@ -61,6 +51,20 @@ def updated(order: AsyncOrder | OrderMetadata) -> AsyncOrderUpdatedView:
         notes=order.notes,
         completedAt=order.completed_at,
     )
+
+
+def _entity_fields(order: AsyncOrder | OrderMetadata) -> dict[str, Any]:
+    return {
+        "externalRefID": order.external_ref_id,
+        "status": order.status,
+        "totalLineItems": order.total_line_items,
+        "createdAt": order.created_at,
+        "failedLineItems": [
+            LineItemError.model_validate(failure) for failure in order.failed_line_items
+        ],
+        "duplicateLineItemRefIds": order.duplicate_line_item_ref_ids,
+        "referenceOrderID": order.reference_order_id,
+    }
 
 
 def summary_row(order: AsyncOrder) -> AsyncOrderView:

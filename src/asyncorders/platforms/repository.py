@@ -6,6 +6,7 @@ from datetime import datetime
 from sqlalchemy import Row, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from asyncorders.storage.engine import Executor
 from asyncorders.storage.tables import ApiKey, Platform
 
 
@@ -16,13 +17,13 @@ async def get_by_name(session: AsyncSession, name: str) -> Platform | None:
 KeyRow = Row[int, str, int, str, float | None, int | None]
 
 
-async def active_keys(session: AsyncSession, platform_name: str) -> Sequence[KeyRow]:
+async def active_keys(session: Executor, platform_name: str) -> Sequence[KeyRow]:
     """(platform id, name, key id, key hash, rate, burst) of each unrevoked key."""
     return await active_keys_of(session, [platform_name])
 
 
 async def active_keys_of(
-    session: AsyncSession, platform_names: Sequence[str]
+    session: Executor, platform_names: Sequence[str]
 ) -> Sequence[KeyRow]:
     """`active_keys` of several platforms in one query."""
     result = await session.execute(

@@ -21,6 +21,7 @@ from asyncorders.errors import (
     ValidationFailed,
 )
 from asyncorders.platforms import keys, repository
+from asyncorders.storage.engine import Executor
 from asyncorders.storage.tables import ApiKey, Platform
 
 MAX_ACTIVE_KEYS = 2
@@ -77,10 +78,11 @@ async def authenticate(
 
 
 async def authenticate_many(
-    session: AsyncSession, secret: bytes, credentials: Sequence[tuple[str, str]]
+    session: Executor, secret: bytes, credentials: Sequence[tuple[str, str]]
 ) -> list[Caller | None]:
     """`authenticate` for several (platform name, key) pairs in one query."""
-    rows = await repository.active_keys_of(session, [name for name, _ in credentials])
+    names = sorted({name for name, _ in credentials})
+    rows = await repository.active_keys_of(session, names)
     by_platform: dict[str, list[repository.KeyRow]] = {}
     for row in rows:
         by_platform.setdefault(row[1], []).append(row)

@@ -20,6 +20,7 @@ from typing import Any
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -27,6 +28,10 @@ from sqlalchemy.ext.asyncio import (
 )
 
 from asyncorders.settings import Settings
+
+# What a repository function runs its statements on: the unit of work of a
+# request, or a bare connection where a batch needs no ORM (the group commit).
+Executor = AsyncSession | AsyncConnection
 
 
 @dataclass(frozen=True)
@@ -87,6 +92,10 @@ def _sqlite_engine(
         pool_timeout=settings.db_pool_timeout,
         connect_args={"timeout": settings.sqlite_busy_timeout_ms / 1000},
         hide_parameters=True,  # errors and tracebacks must not carry PII
+        # Every transaction is ended by SQLAlchemy before the connection goes
+        # back (the driver itself is in autocommit mode: we emit BEGIN), so the
+        # pool's extra ROLLBACK would only cost a trip to the driver's thread.
+        pool_reset_on_return=None,
     )
     busy_timeout = settings.sqlite_busy_timeout_ms
     begin = "BEGIN" if readers else "BEGIN IMMEDIATE"
