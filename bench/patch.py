@@ -19,7 +19,9 @@ Each platform's rate limit is raised with `asyncorders platform rate-limit NAME
 --per-second 1000000 --burst 1000000`, so the benchmark sees no 429. After the
 runs every 2xx that wrk counted must be in the history (METADATA_UPDATED events
 in the database). Then it measures GET summary and GET list with filters at
-10,000 and at 1,000,000 orders, and create-order throughput (10 line items).
+10,000 and at 1,000,000 orders (a second pair of databases grown to that size,
+served beside the first and alternated with it in every round), and
+create-order throughput (10 line items).
 
 wrk is installed with apt-get and the two mock servers with npm into
 bench/.tools when missing. Load goes only to 127.0.0.1; every server is started
@@ -152,19 +154,14 @@ async def run(args: argparse.Namespace) -> int:
             with ExitStack() as stack:
                 return await measure(args, tmp, database_name, stack)
         finally:
-            await admin(f'DROP DATABASE IF EXISTS "{database_name}" WITH (FORCE)')
+            for name in (database_name, f"{database_name}_big"):
+                await admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 async def measure(
     args: argparse.Namespace, tmp: Path, database_name: str, stack: ExitStack
 ) -> int:
-    sqlite = Settings(data_dir=tmp / "sqlite", secret_key=SECRET, seed_demo=False)
-    postgres = Settings(
-        data_dir=tmp / "postgres",
-        secret_key=SECRET,
-        seed_demo=False,
-        database_url=POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{database_name}",
-    )
+    sqlite, postgres = _settings(tmp, database_name)
     data: dict[str, DataSet] = {}
     for name, settings in (("sqlite", sqlite), ("postgres", postgres)):
         data[name] = await seed(name, settings, args.orders)
@@ -218,11 +215,25 @@ async def measure(
     after = {n: await audit_events(s) for n, s in _dbs(sqlite, postgres)}
     audit_ok = print_patch_table(servers, before, after)
 
-    reads = await measure_reads(args, data, sqlite, postgres, servers, sqlite_file)
+    reads = await measure_reads(
+        args, tmp, database_name, data, servers, sqlite_file, stack
+    )
     creates = measure_creates(args, servers, sqlite_file, postgres_file)
     print_read_table(reads, creates, data)
     errors = sum(r.non2xx + r.socket_errors for s in servers for r in s.runs)
     return 0 if audit_ok and errors == 0 else 1
+
+
+def _settings(tmp: Path, database_name: str) -> tuple[Settings, Settings]:
+    """An embedded SQLite and a PostgreSQL database, both under `tmp`."""
+    sqlite = Settings(data_dir=tmp / "sqlite", secret_key=SECRET, seed_demo=False)
+    postgres = Settings(
+        data_dir=tmp / "postgres",
+        secret_key=SECRET,
+        seed_demo=False,
+        database_url=POSTGRES_ADMIN.rsplit("/", 1)[0] + f"/{database_name}",
+    )
+    return sqlite, postgres
 
 
 def _dbs(sqlite: Settings, postgres: Settings) -> list[tuple[str, Settings]]:
@@ -425,41 +436,56 @@ def wrk(base: str, targets: Path, mode: str, seconds: float, tag: str = "w") -> 
 
 async def measure_reads(
     args: argparse.Namespace,
+    tmp: Path,
+    database_name: str,
     data: dict[str, DataSet],
-    sqlite: Settings,
-    postgres: Settings,
     servers: list[Server],
     sqlite_file: Path,
+    stack: ExitStack,
 ) -> dict[tuple[str, str, int], Run]:
-    """GET summary and GET list, at the seeded size and after growing the table."""
-    targets = {
-        "sqlite": (servers[2].url, sqlite_file),
-        "postgres": (servers[3].url, servers[3].targets_file),
+    """GET summary and GET list on the seeded databases and on a second pair
+    grown to `args.big` orders, alternating the two sizes in every round."""
+    sqlite_big, postgres_big = _settings(tmp / "big", f"{database_name}_big")
+    await admin(f'CREATE DATABASE "{database_name}_big"')
+    small = {
+        "sqlite": (servers[2].url, sqlite_file, data["sqlite"].orders),
+        "postgres": (servers[3].url, servers[3].targets_file, data["postgres"].orders),
     }
-    reads: dict[tuple[str, str, int], Run] = {}
+    big = {}
+    for name, settings in (("sqlite", sqlite_big), ("postgres", postgres_big)):
+        grown = await seed(f"{name} (reads)", settings, args.orders)
+        database = connect(settings)
+        took = await add_orders(
+            database, grown, args.big - grown.orders, line_items=1, targets=False
+        )
+        await database.dispose()
+        print(f"{name}: grown to {grown.orders:,} orders in {took:.0f} s", flush=True)
+        raise_rate_limits(settings, grown)
+        url = stack.enter_context(
+            start_asyncorders(
+                settings, tmp, 1 if name == "sqlite" else 2, f"{name}-big"
+            )
+        )
+        big[name] = (
+            url,
+            targets_file(tmp / f"{name}-big.targets", grown.targets),
+            grown.orders,
+        )
+
     seconds = min(args.seconds, 5.0)
-    for size_step in ("seeded", "grown"):
-        if size_step == "grown":
-            for name, settings in _dbs(sqlite, postgres):
-                grow = args.big - data[name].orders
-                database = connect(settings)
-                took = await add_orders(
-                    database, data[name], grow, line_items=1, targets=False
-                )
-                await database.dispose()
-                print(
-                    f"{name}: grew to {data[name].orders:,} orders "
-                    f"({grow:,} of 1 line item) in {took:.0f} s",
-                    flush=True,
-                )
-        for name, (url, file) in targets.items():
-            size = data[name].orders
+    runs: dict[tuple[str, str, int], list[Run]] = {}
+    for sizes in (small, big):  # warm each server's pages into its cache
+        for url, file, _ in sizes.values():
             for mode in ("get", "list"):
-                wrk(url, file, mode, 2)  # warm the new pages into the cache
-                reads[(name, mode, size)] = median_run(
-                    [wrk(url, file, mode, seconds) for _ in range(args.rounds)]
-                )
-    return reads
+                wrk(url, file, mode, 2)
+    for _ in range(args.rounds):
+        for name in ("sqlite", "postgres"):
+            for mode in ("get", "list"):
+                for url, file, size in (small[name], big[name]):
+                    runs.setdefault((name, mode, size), []).append(
+                        wrk(url, file, mode, seconds)
+                    )
+    return {key: median_run(found) for key, found in runs.items()}
 
 
 def measure_creates(
