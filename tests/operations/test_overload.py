@@ -10,12 +10,14 @@ import sys
 import time
 import uuid
 from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack
 
 import anyio
 import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.pool import QueuePool
 
 from asyncorders.settings import Settings
 from asyncorders.storage import migrate
@@ -31,14 +33,29 @@ pytestmark = pytest.mark.anyio
 async def test_a_request_that_waits_too_long_for_a_connection_answers_503(
     api: Api, tenant: Tenant
 ) -> None:
+    new_customer = {"customerIdentifier": "waited", "displayName": "Waited Inc."}
     async with api_with(api.settings, db_pool_size=1, db_pool_timeout=0.3) as small:
-        async with small.runtime.database.engine.connect():  # its only connection
-            waited = await small.http.get("/customers", auth=tenant.auth)
+        database = small.runtime.database
+        async with AsyncExitStack() as held:
+            # Every connection a GET can read on (on SQLite the read pool, on
+            # PostgreSQL the one pool), and the writer.
+            pool = database.reader.pool
+            assert isinstance(pool, QueuePool)
+            for _ in range(pool.size()):
+                await held.enter_async_context(database.reader.connect())
+            if database.reader is not database.engine:
+                await held.enter_async_context(database.engine.connect())
+            read = await small.http.get("/customers", auth=tenant.auth)
+            write = await small.http.post(
+                "/customers", json=new_customer, auth=tenant.auth
+            )
         after = await small.http.get("/customers", auth=tenant.auth)
 
-    assert_envelope(waited, 503, "503.002")
-    assert waited.headers["Retry-After"]
+    for waited in (read, write):
+        assert_envelope(waited, 503, "503.002")
+        assert waited.headers["Retry-After"]
     assert after.status_code == 200
+    assert "waited" not in after.text  # the refused write wrote nothing
 
 
 async def test_a_slow_upload_holds_no_database_connection(

@@ -50,7 +50,7 @@ class HotRoute(Route):
 
 async def update_async_order(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
-    open_for_business(runtime)
+    await open_for_business(runtime)
     who = await identify(request, runtime, runtime.patches.authenticate)
     body = await read_json(
         request, UpdateAsyncOrderCriteria, UpdateAsyncOrderCriteria.read_only_members

@@ -58,7 +58,7 @@ RequestIdDep = Annotated[str, Depends(request_id)]
 Cursor = Annotated[str | None, Query(max_length=512)]
 
 
-def order_path(
+async def order_path(
     customerIdentifier: Annotated[str, Path(min_length=1, max_length=100)],
     accountIdentifier: Annotated[str, Path(min_length=1, max_length=100)],
     externalRefID: Annotated[str, Path(min_length=1, max_length=100)],
