@@ -155,3 +155,28 @@ async def main():
 
 asyncio.run(main())
 """
+
+
+async def test_a_steady_crowd_of_readers_gets_no_pool_timeouts(
+    api: Api, tenant: Tenant
+) -> None:
+    """64 clients reading back to back for three pool timeouts: none waits
+    for one of SQLite's read connections long enough to be refused."""
+    if not api.runtime.database.is_sqlite:
+        pytest.skip("PostgreSQL's pool is db_pool_size, a deployment's choice")
+    statuses: list[int] = []
+    unlimited = {"rate_limit_per_second": 1e6, "rate_limit_burst": 10**6}
+    async with api_with(api.settings, db_pool_timeout=0.5, **unlimited) as small:
+        deadline = time.monotonic() + 1.5
+
+        async def reader() -> None:
+            while time.monotonic() < deadline:
+                response = await small.http.get("/customers", auth=tenant.auth)
+                statuses.append(response.status_code)
+
+        async with anyio.create_task_group() as tasks:
+            for _ in range(64):
+                tasks.start_soon(reader)
+
+    assert len(statuses) > 64
+    assert set(statuses) == {200}

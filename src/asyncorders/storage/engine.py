@@ -6,9 +6,10 @@ the file lock (measured: a pool of SQLite connections under 64 concurrent PATCHe
 gave a p99 above 1.5 s, one serialized connection under 100 ms). Each transaction
 opens with BEGIN IMMEDIATE so that a second process (the CLI beside a running
 server) waits for the lock instead of failing half-way through. Reads that
-must not queue behind the writer (authentication on the hot PATCH route) use
-`Database.reads`: on SQLite two more connections that only read, which WAL
-lets run beside the writer.
+must not queue behind the writer (every GET, and authentication on the hot
+PATCH route) use `Database.reads`: on SQLite a pool of connections that only
+read, which WAL lets run beside the writer, and which run on the event loop
+(see `_InlineConnection`).
 """
 
 from __future__ import annotations
@@ -76,7 +77,12 @@ def connect(settings: Settings) -> Database:
     return Database(engine, _sessions(engine), reader, _sessions(reader))
 
 
-SQLITE_READERS = 2
+# Read connections cost a file handle and a page cache each, no thread, so
+# there are as many as the requests a busy process has in flight. A request
+# that waits for one can be overtaken again and again by newer ones (the
+# pool's queue lets a caller that finds a free connection take it), so a
+# small pool under steady load turned waits into 503s after the pool timeout.
+SQLITE_READERS = 64
 
 
 def _sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
