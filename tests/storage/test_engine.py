@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from asyncorders.settings import Settings
 from asyncorders.storage.engine import SQLITE_READERS, connect
@@ -46,6 +47,22 @@ async def test_readers_see_each_commit_and_start_no_thread(tmp_path: Path) -> No
             async with database.reads() as session:
                 total = await session.execute(text("SELECT sum(n) FROM probe"))
                 assert total.scalar() == n * (n + 1) // 2
+    finally:
+        await database.dispose()
+
+
+async def test_a_write_on_a_read_connection_fails_at_once(tmp_path: Path) -> None:
+    database = connect(Settings(data_dir=tmp_path, secret_key="s", seed_demo=False))
+    try:
+        async with database.engine.begin() as writer:
+            await writer.execute(text("CREATE TABLE probe (n INTEGER)"))
+        async with database.reads() as session:
+            with pytest.raises(OperationalError, match="readonly"):
+                await session.execute(text("INSERT INTO probe VALUES (1)"))
+        async with database.reads() as session:
+            assert (
+                await session.execute(text("SELECT count(*) FROM probe"))
+            ).scalar() == 0
     finally:
         await database.dispose()
 
