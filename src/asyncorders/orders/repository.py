@@ -191,10 +191,6 @@ async def insert_line_items(session: AsyncSession, rows: list[dict[str, Any]]) -
         await session.execute(insert(LineItem), rows)
 
 
-def add_event(session: AsyncSession, event: OrderEvent) -> None:
-    session.add(event)
-
-
 def list_query(platform_id: int, filters: OrderFilters) -> Select[AsyncOrder]:
     query = select(AsyncOrder).where(AsyncOrder.platform_id == platform_id)
     if filters.account_identifier is not None:

@@ -121,23 +121,16 @@ async def create(
     await repository.insert_line_items(
         session, [_line_row(order, line, now) for line in plan.lines]
     )
-    repository.add_event(
-        session,
-        OrderEvent(
-            order_id=order.id,
-            kind=ORDER_CREATED,
-            occurred_at=now,
-            platform_id=caller.platform_id,
-            api_key_id=caller.key_id,
-            request_id=request_id,
-            changes=[
-                {"field": "orderStatus", "old": None, "new": order.status},
-                *(
-                    {"field": API_NAMES[name], "old": None, "new": getattr(order, name)}
-                    for name in METADATA_FIELDS
-                ),
-            ],
+    created = [
+        {"field": "orderStatus", "old": None, "new": order.status},
+        *(
+            {"field": API_NAMES[name], "old": None, "new": getattr(order, name)}
+            for name in METADATA_FIELDS
         ),
+    ]
+    await repository.insert_events(
+        session,
+        [_event(caller, request_id, order.id, ORDER_CREATED, now, created)],
     )
     await session.flush()
     return order, True
@@ -398,10 +391,22 @@ def apply_metadata(
         setattr(order, name, value)
     order.version += 1
     order.updated_at = now
+    return _event(caller, request_id, order.id, METADATA_UPDATED, now, changes)
+
+
+def _event(
+    caller: Caller,
+    request_id: str,
+    order_id: int,
+    kind: str,
+    at: datetime,
+    changes: list[dict[str, Any]],
+) -> NewEvent:
+    """The audit event of a change a caller's request made."""
     return NewEvent(
-        order_id=order.id,
-        kind=METADATA_UPDATED,
-        occurred_at=now,
+        order_id=order_id,
+        kind=kind,
+        occurred_at=at,
         platform_id=caller.platform_id,
         api_key_id=caller.key_id,
         request_id=request_id,
