@@ -1,16 +1,18 @@
-"""SQLite's read connections: beside the writer, on the event loop, reading the
-last commit."""
+"""SQLite's connections: the writer makes one trip to its thread per statement;
+the read connections sit beside it, on the event loop, reading the last commit."""
 
 from __future__ import annotations
 
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from asyncorders.settings import Settings
+from asyncorders.storage import engine
 from asyncorders.storage.engine import SQLITE_READERS, connect
 
 pytestmark = pytest.mark.anyio
@@ -76,3 +78,73 @@ async def test_readers_open_again_after_dispose(tmp_path: Path) -> None:
     async with database.reader.connect() as connection:  # the pool opens anew
         assert (await connection.execute(text("SELECT 2"))).scalar() == 2
     await database.dispose()
+
+
+async def test_the_writer_makes_one_trip_per_statement(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trips: list[str] = []
+    to_thread = engine._Connection._execute
+
+    async def counted(self: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        trips.append(getattr(fn, "__name__", "?"))
+        return await to_thread(self, fn, *args, **kwargs)
+
+    database = connect(Settings(data_dir=tmp_path, secret_key="s", seed_demo=False))
+    try:
+        async with database.engine.begin() as writer:
+            await writer.execute(text("CREATE TABLE probe (n INTEGER PRIMARY KEY)"))
+        monkeypatch.setattr(engine._Connection, "_execute", counted)
+
+        async with database.engine.begin() as writer:  # BEGIN IMMEDIATE: 1
+            inserted = await writer.execute(  # 1
+                text("INSERT INTO probe VALUES (:n)"), [{"n": n} for n in range(5)]
+            )
+            changed = await writer.execute(text("UPDATE probe SET n = n + 10"))  # 1
+            rows = await writer.execute(text("SELECT n FROM probe ORDER BY n"))  # 1
+        # ... and COMMIT: 1
+        assert len(trips) == 5, trips
+        assert inserted.rowcount == 5
+        assert changed.rowcount == 5
+        assert rows.scalars().all() == [10, 11, 12, 13, 14]
+    finally:
+        await database.dispose()
+
+
+async def test_a_refused_statement_undoes_its_transaction(tmp_path: Path) -> None:
+    database = connect(Settings(data_dir=tmp_path, secret_key="s", seed_demo=False))
+    try:
+        async with database.engine.begin() as writer:
+            await writer.execute(text("CREATE TABLE probe (n INTEGER PRIMARY KEY)"))
+
+        async def insert_twice() -> None:
+            async with database.engine.begin() as writer:
+                await writer.execute(text("INSERT INTO probe VALUES (1)"))
+                await writer.execute(text("INSERT INTO probe VALUES (1)"))
+
+        with pytest.raises(IntegrityError):
+            await insert_twice()
+        async with database.engine.begin() as writer:  # the connection goes on
+            await writer.execute(text("INSERT INTO probe VALUES (2)"))
+            result = await writer.execute(text("SELECT n FROM probe"))
+            assert result.scalars().all() == [2]
+    finally:
+        await database.dispose()
+
+
+async def test_a_statement_hands_out_its_rows_as_sqlite3_does(tmp_path: Path) -> None:
+    connection = await engine._Connection.open(str(tmp_path / "rows.sqlite3"), 1.0)
+    try:
+        async with connection.cursor() as cursor:
+            await cursor.execute("SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3")
+            assert cursor.description[0][0] == "1"
+            assert await cursor.fetchone() == (1,)
+            assert await cursor.fetchmany(5) == [(2,), (3,)]
+            assert await cursor.fetchone() is None
+            await cursor.execute("CREATE TABLE probe (n INTEGER PRIMARY KEY)")
+            await cursor.executemany("INSERT INTO probe VALUES (?)", [(7,), (9,)])
+            assert cursor.rowcount == 2
+            assert cursor.description is None
+            assert await cursor.fetchall() == []
+    finally:
+        await connection.close()

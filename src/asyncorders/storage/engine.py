@@ -15,13 +15,14 @@ read, which WAL lets run beside the writer, and which run on the event loop
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
 from typing import Any
 
 import aiosqlite
+from aiosqlite.context import contextmanager as aiosqlite_contextmanager
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import (
@@ -96,16 +97,13 @@ def _sqlite_engine(
     if database and database != ":memory:":
         Path(database).parent.mkdir(parents=True, exist_ok=True)
     timeout = settings.sqlite_busy_timeout_ms / 1000
-    inline: dict[str, Any] = {}
-    if readers and database:
-        inline["async_creator"] = partial(_InlineConnection.open, database, timeout)
+    opener = _InlineConnection if readers else _Connection
     engine = create_async_engine(
         f"sqlite+aiosqlite:///{database}",
+        async_creator=partial(opener.open, database or ":memory:", timeout),
         pool_size=readers or 1,
         max_overflow=0,
         pool_timeout=settings.db_pool_timeout,
-        connect_args={"timeout": timeout},
-        **inline,
         hide_parameters=True,  # errors and tracebacks must not carry PII
         # Every transaction is ended by SQLAlchemy before the connection goes
         # back (the driver itself is in autocommit mode: we emit BEGIN), so the
@@ -135,9 +133,131 @@ def _sqlite_engine(
     return engine
 
 
-class _InlineConnection(aiosqlite.Connection):
-    """An aiosqlite connection that runs each call at once, on the event loop,
-    instead of in a thread of its own. For the read connections only.
+class _Connection(aiosqlite.Connection):
+    """An aiosqlite connection that makes one trip to its thread per statement.
+
+    aiosqlite makes a trip each to open a cursor, execute, fetch the rows and
+    close the cursor. A trip's answer waits its turn in the event loop, behind
+    every request the loop is busy with, so under load each cost about half a
+    millisecond: the four statements of a group commit (with BEGIN and COMMIT)
+    made 14 of them. Here the statement, its rows and the closing of its
+    cursor go to the thread together (`_Statement`).
+    """
+
+    @classmethod
+    async def open(cls, database: str, busy_seconds: float) -> aiosqlite.Connection:
+        connection = cls(partial(_sqlite3, database, busy_seconds), iter_chunk_size=64)
+        connection._thread.daemon = True  # as SQLAlchemy's own aiosqlite connect
+        return await connection
+
+    @aiosqlite_contextmanager
+    async def cursor(self) -> aiosqlite.Cursor:
+        return _Statement(self)
+
+    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
+
+
+def _sqlite3(database: str, busy_seconds: float) -> sqlite3.Connection:
+    # In autocommit mode from the start: SQLAlchemy would otherwise set it with
+    # one more trip, and we emit BEGIN ourselves.
+    return sqlite3.connect(
+        database, timeout=busy_seconds, isolation_level=None, check_same_thread=False
+    )
+
+
+class _Statement(aiosqlite.Cursor):
+    """The cursor SQLAlchemy's adapter asks for: each `execute` runs, fetches
+    and closes a sqlite3 cursor in one trip, and keeps what it found."""
+
+    _conn: _Connection
+
+    def __init__(self, connection: _Connection) -> None:
+        self._conn = connection
+        self.iter_chunk_size = connection._iter_chunk_size
+        self._arraysize = 1  # as sqlite3's
+        self._found = _Found(None, -1, None, [])
+
+    async def execute(
+        self, sql: str, parameters: Iterable[Any] | None = None
+    ) -> aiosqlite.Cursor:
+        self._found = await self._conn._execute(
+            _run, self._conn._conn, sql, parameters or (), many=False
+        )
+        return self
+
+    async def executemany(
+        self, sql: str, parameters: Iterable[Iterable[Any]]
+    ) -> aiosqlite.Cursor:
+        self._found = await self._conn._execute(
+            _run, self._conn._conn, sql, parameters, many=True
+        )
+        return self
+
+    async def fetchone(self) -> sqlite3.Row | None:
+        rows = await self.fetchmany(1)
+        return next(iter(rows), None)
+
+    async def fetchmany(self, size: int | None = None) -> Iterable[sqlite3.Row]:
+        rows = self._found.rows
+        size = size or self.arraysize
+        taken, self._found.rows = rows[:size], rows[size:]
+        return taken
+
+    async def fetchall(self) -> Iterable[sqlite3.Row]:
+        rows, self._found.rows = self._found.rows, []
+        return rows
+
+    async def close(self) -> None:
+        self._found.rows = []
+
+    @property
+    def arraysize(self) -> int:
+        return self._arraysize
+
+    @arraysize.setter
+    def arraysize(self, value: int) -> None:
+        self._arraysize = value
+
+    @property
+    def rowcount(self) -> int:
+        return self._found.rowcount
+
+    @property
+    def lastrowid(self) -> int | None:
+        return self._found.lastrowid
+
+    @property
+    def description(self) -> Any:
+        return self._found.description
+
+
+@dataclass
+class _Found:
+    description: Any
+    rowcount: int
+    lastrowid: int | None
+    rows: list[Any]
+
+
+def _run(
+    connection: sqlite3.Connection, sql: str, parameters: Any, *, many: bool
+) -> _Found:
+    cursor = connection.cursor()
+    try:
+        if many:
+            cursor.executemany(sql, parameters)
+        else:
+            cursor.execute(sql, parameters)
+        rows = cursor.fetchall() if cursor.description else []
+        return _Found(cursor.description, cursor.rowcount, cursor.lastrowid, rows)
+    finally:
+        cursor.close()
+
+
+class _InlineConnection(_Connection):
+    """A connection that runs each call at once, on the event loop, instead of
+    in a thread of its own. For the read connections only.
 
     A WAL reader never waits for a lock, and its queries are index searches of
     microseconds, while handing a call to a thread and back cost about 300 us
@@ -148,19 +268,9 @@ class _InlineConnection(aiosqlite.Connection):
 
     @classmethod
     async def open(cls, database: str, busy_seconds: float) -> aiosqlite.Connection:
-        def connector() -> sqlite3.Connection:
-            # Created and used on the event loop's thread only.
-            # In autocommit mode from the start (we emit BEGIN ourselves):
-            # SQLAlchemy's adapter would set it through the absent thread.
-            return sqlite3.connect(
-                database,
-                timeout=busy_seconds,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-
+        connector = partial(_sqlite3, database, busy_seconds)
         connection = cls(connector, iter_chunk_size=64)
-        connection._connection = connector()
+        connection._connection = connector()  # created and used on the loop's thread
         return connection
 
     def __await__(self) -> Generator[Any, None, aiosqlite.Connection]:
