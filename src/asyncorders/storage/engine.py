@@ -86,6 +86,16 @@ def connect(settings: Settings) -> Database:
 SQLITE_READERS = 64
 
 
+# SQLite copies its write-ahead log back into the database file inside the
+# commit that takes the log past this many pages. At SQLite's default of 1,000
+# (4 MB), a steady stream of PATCHes checkpointed in one batch in five, each
+# stall holding up every request of the batch, and copying pages that the next
+# batches changed again. At 10,000 (a log of about 40 MB) wrk against serve
+# gave 3,041 -> 3,457 req/s (alternated, median of 4); 25,000 gave no more and
+# a higher p99.
+WAL_CHECKPOINT_PAGES = 10_000
+
+
 def _sessions(engine: AsyncEngine) -> async_sessionmaker[AsyncSession]:
     return async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
 
@@ -120,6 +130,7 @@ def _sqlite_engine(
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout)}")
         if readers:  # a write here fails at once, never waits on the event loop
