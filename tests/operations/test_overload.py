@@ -43,7 +43,7 @@ async def test_a_request_that_waits_too_long_for_a_connection_answers_503(
             assert isinstance(pool, QueuePool)
             for _ in range(pool.size()):
                 await held.enter_async_context(database.reader.connect())
-            if database.reader is not database.engine:
+            if database.reader.pool is not database.engine.pool:
                 await held.enter_async_context(database.engine.connect())
             read = await small.http.get("/customers", auth=tenant.auth)
             write = await small.http.post(

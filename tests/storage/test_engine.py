@@ -3,6 +3,7 @@ the read connections sit beside it, on the event loop, reading the last commit."
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from pathlib import Path
 from typing import Any
@@ -10,10 +11,12 @@ from typing import Any
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.ext.asyncio import AsyncConnection
 
 from asyncorders.settings import Settings
 from asyncorders.storage import engine
 from asyncorders.storage.engine import SQLITE_READERS, connect
+from tests.conftest import POSTGRES_ADMIN_URL
 
 pytestmark = pytest.mark.anyio
 
@@ -139,12 +142,55 @@ async def test_a_statement_hands_out_its_rows_as_sqlite3_does(tmp_path: Path) ->
             await cursor.execute("SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3")
             assert cursor.description[0][0] == "1"
             assert await cursor.fetchone() == (1,)
-            assert await cursor.fetchmany(5) == [(2,), (3,)]
+            assert list(await cursor.fetchmany(5)) == [(2,), (3,)]
             assert await cursor.fetchone() is None
             await cursor.execute("CREATE TABLE probe (n INTEGER PRIMARY KEY)")
             await cursor.executemany("INSERT INTO probe VALUES (?)", [(7,), (9,)])
             assert cursor.rowcount == 2
             assert cursor.description is None
-            assert await cursor.fetchall() == []
+            assert list(await cursor.fetchall()) == []
     finally:
         await connection.close()
+
+
+def _postgresql() -> Settings:
+    return Settings(secret_key="s", seed_demo=False, database_url=POSTGRES_ADMIN_URL)
+
+
+async def _transaction_starts(connection: AsyncConnection) -> set[Any]:
+    """When the transaction of each of two statements began, 20 ms apart."""
+    first = (await connection.execute(text("SELECT now()"))).scalar()
+    await asyncio.sleep(0.02)
+    return {first, (await connection.execute(text("SELECT now()"))).scalar()}
+
+
+async def test_postgresql_reads_need_no_transaction() -> None:
+    database = connect(_postgresql())
+    try:
+        async with database.reader.connect() as reader:
+            assert len(await _transaction_starts(reader)) == 2  # each its own
+        async with database.engine.begin() as writer:
+            assert len(await _transaction_starts(writer)) == 1  # one for both
+    finally:
+        await database.dispose()
+
+
+async def test_postgresql_replaces_a_connection_that_died_while_idle(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(engine, "PING_AFTER_IDLE_SECONDS", 0.05)
+    database = connect(_postgresql())
+    try:
+        async with database.engine.connect() as connection:
+            victim = (
+                await connection.execute(text("SELECT pg_backend_pid()"))
+            ).scalar()
+        async with connect(_postgresql()).engine.begin() as other:
+            await other.execute(text("SELECT pg_terminate_backend(:p)"), {"p": victim})
+        await asyncio.sleep(0.1)
+
+        async with database.engine.connect() as connection:  # no error: pinged first
+            now = (await connection.execute(text("SELECT pg_backend_pid()"))).scalar()
+        assert now != victim
+    finally:
+        await database.dispose()

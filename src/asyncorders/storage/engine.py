@@ -15,6 +15,7 @@ read, which WAL lets run beside the writer, and which run on the event loop
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
 from functools import partial
@@ -24,7 +25,8 @@ from typing import Any
 import aiosqlite
 from aiosqlite.context import contextmanager as aiosqlite_contextmanager
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -45,7 +47,8 @@ class Database:
     engine: AsyncEngine
     sessions: async_sessionmaker[AsyncSession]
     # Read-only work that should not wait for the writer: on SQLite, separate
-    # connections reading the last commit (WAL); elsewhere the same pool.
+    # connections reading the last commit (WAL); on PostgreSQL the same pool,
+    # each statement in autocommit (see `_postgresql_engines`).
     reader: AsyncEngine
     reads: async_sessionmaker[AsyncSession]
 
@@ -55,7 +58,7 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
-        if self.reader is not self.engine:
+        if self.reader.pool is not self.engine.pool:
             await self.reader.dispose()
 
 
@@ -67,15 +70,56 @@ def connect(settings: Settings) -> Database:
         if url.database and url.database != ":memory:":
             reader = _sqlite_engine(settings, url.database, readers=SQLITE_READERS)
     else:
-        engine = reader = create_async_engine(
-            url,
-            pool_size=settings.db_pool_size,
-            max_overflow=0,
-            pool_timeout=settings.db_pool_timeout,
-            pool_pre_ping=True,
-            hide_parameters=True,  # errors and tracebacks must not carry PII
-        )
+        engine, reader = _postgresql_engines(settings, url)
     return Database(engine, _sessions(engine), reader, _sessions(reader))
+
+
+# A connection that has sat in the pool this long is pinged before use.
+PING_AFTER_IDLE_SECONDS = 1.0
+
+
+def _postgresql_engines(
+    settings: Settings, url: URL
+) -> tuple[AsyncEngine, AsyncEngine]:
+    """The engine, and a view of it whose statements each commit on their own.
+
+    Reads need no transaction on PostgreSQL: at READ COMMITTED each statement
+    sees the last commit anyway, and BEGIN and ROLLBACK around an
+    authentication query were two of its three round trips.
+
+    The pool pings a connection before use only if it has been idle for
+    `PING_AFTER_IDLE_SECONDS`: a server restart or a dropped connection is
+    then found before a request needs it. A ping on every checkout cost two
+    more round trips (asyncpg's is BEGIN and ROLLBACK) per group commit; a
+    connection that breaks while in steady use fails its statement instead,
+    and that error empties the pool of every connection as old.
+    """
+    engine = create_async_engine(
+        url,
+        pool_size=settings.db_pool_size,
+        max_overflow=0,
+        pool_timeout=settings.db_pool_timeout,
+        hide_parameters=True,  # errors and tracebacks must not carry PII
+    )
+    dialect = engine.dialect
+
+    @event.listens_for(engine.sync_engine, "checkin")
+    def on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["idle_since"] = time.monotonic()
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        idle_since = record.info.get("idle_since")
+        if idle_since is None:
+            return  # just opened
+        if time.monotonic() - idle_since < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except Exception as error:  # the pool opens another connection
+            raise DisconnectionError() from error
+
+    return engine, engine.execution_options(isolation_level="AUTOCOMMIT")
 
 
 # Read connections cost a file handle and a page cache each, no thread, so
