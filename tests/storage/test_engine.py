@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +16,20 @@ from sqlalchemy.ext.asyncio import AsyncConnection
 
 from asyncorders.settings import Settings
 from asyncorders.storage import engine
-from asyncorders.storage.engine import SQLITE_READERS, connect
+from asyncorders.storage.engine import SQLITE_READERS, Database, connect
 from tests.conftest import POSTGRES_ADMIN_URL
 
 pytestmark = pytest.mark.anyio
+
+
+@pytest.fixture
+async def database(tmp_path: Path) -> AsyncIterator[Database]:
+    """A SQLite database with an empty table `probe (n INTEGER PRIMARY KEY)`."""
+    database = connect(Settings(data_dir=tmp_path, secret_key="s", seed_demo=False))
+    async with database.engine.begin() as writer:
+        await writer.execute(text("CREATE TABLE probe (n INTEGER PRIMARY KEY)"))
+    yield database
+    await database.dispose()
 
 
 def _aiosqlite_threads() -> int:
@@ -33,43 +44,29 @@ def _aiosqlite_threads() -> int:
     )
 
 
-async def test_readers_see_each_commit_and_start_no_thread(tmp_path: Path) -> None:
-    database = connect(Settings(data_dir=tmp_path, secret_key="s", seed_demo=False))
-    try:
+async def test_readers_see_each_commit_and_start_no_thread(database: Database) -> None:
+    threads = _aiosqlite_threads()
+
+    async with database.reads() as first, database.reads() as second:
+        for session in (first, second):  # the whole read pool, at once
+            assert (await session.execute(text("SELECT 1"))).scalar() == 1
+        assert _aiosqlite_threads() == threads
+        assert database.reader.pool.size() == SQLITE_READERS  # type: ignore[attr-defined]
+
+    for n in (1, 2):
         async with database.engine.begin() as writer:
-            await writer.execute(text("CREATE TABLE probe (n INTEGER)"))
-        threads = _aiosqlite_threads()
-
-        async with database.reads() as first, database.reads() as second:
-            for session in (first, second):  # the whole read pool, at once
-                assert (await session.execute(text("SELECT 1"))).scalar() == 1
-            assert _aiosqlite_threads() == threads
-            assert database.reader.pool.size() == SQLITE_READERS  # type: ignore[attr-defined]
-
-        for n in (1, 2):
-            async with database.engine.begin() as writer:
-                await writer.execute(text("INSERT INTO probe VALUES (:n)"), {"n": n})
-            async with database.reads() as session:
-                total = await session.execute(text("SELECT sum(n) FROM probe"))
-                assert total.scalar() == n * (n + 1) // 2
-    finally:
-        await database.dispose()
-
-
-async def test_a_write_on_a_read_connection_fails_at_once(tmp_path: Path) -> None:
-    database = connect(Settings(data_dir=tmp_path, secret_key="s", seed_demo=False))
-    try:
-        async with database.engine.begin() as writer:
-            await writer.execute(text("CREATE TABLE probe (n INTEGER)"))
+            await writer.execute(text("INSERT INTO probe VALUES (:n)"), {"n": n})
         async with database.reads() as session:
-            with pytest.raises(OperationalError, match="readonly"):
-                await session.execute(text("INSERT INTO probe VALUES (1)"))
-        async with database.reads() as session:
-            assert (
-                await session.execute(text("SELECT count(*) FROM probe"))
-            ).scalar() == 0
-    finally:
-        await database.dispose()
+            total = await session.execute(text("SELECT sum(n) FROM probe"))
+            assert total.scalar() == n * (n + 1) // 2
+
+
+async def test_a_write_on_a_read_connection_fails_at_once(database: Database) -> None:
+    async with database.reads() as session:
+        with pytest.raises(OperationalError, match="readonly"):
+            await session.execute(text("INSERT INTO probe VALUES (1)"))
+    async with database.reads() as session:
+        assert (await session.execute(text("SELECT count(*) FROM probe"))).scalar() == 0
 
 
 async def test_readers_open_again_after_dispose(tmp_path: Path) -> None:
@@ -84,7 +81,7 @@ async def test_readers_open_again_after_dispose(tmp_path: Path) -> None:
 
 
 async def test_the_writer_makes_one_trip_per_statement(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    database: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     trips: list[str] = []
     to_thread = engine._Connection._execute
@@ -93,46 +90,34 @@ async def test_the_writer_makes_one_trip_per_statement(
         trips.append(getattr(fn, "__name__", "?"))
         return await to_thread(self, fn, *args, **kwargs)
 
-    database = connect(Settings(data_dir=tmp_path, secret_key="s", seed_demo=False))
-    try:
+    monkeypatch.setattr(engine._Connection, "_execute", counted)
+
+    async with database.engine.begin() as writer:  # BEGIN IMMEDIATE: 1
+        inserted = await writer.execute(  # 1
+            text("INSERT INTO probe VALUES (:n)"), [{"n": n} for n in range(5)]
+        )
+        changed = await writer.execute(text("UPDATE probe SET n = n + 10"))  # 1
+        rows = await writer.execute(text("SELECT n FROM probe ORDER BY n"))  # 1
+    # ... and COMMIT: 1
+    assert len(trips) == 5, trips
+    assert inserted.rowcount == 5
+    assert changed.rowcount == 5
+    assert rows.scalars().all() == [10, 11, 12, 13, 14]
+
+
+async def test_a_refused_statement_undoes_its_transaction(database: Database) -> None:
+
+    async def insert_twice() -> None:
         async with database.engine.begin() as writer:
-            await writer.execute(text("CREATE TABLE probe (n INTEGER PRIMARY KEY)"))
-        monkeypatch.setattr(engine._Connection, "_execute", counted)
+            await writer.execute(text("INSERT INTO probe VALUES (1)"))
+            await writer.execute(text("INSERT INTO probe VALUES (1)"))
 
-        async with database.engine.begin() as writer:  # BEGIN IMMEDIATE: 1
-            inserted = await writer.execute(  # 1
-                text("INSERT INTO probe VALUES (:n)"), [{"n": n} for n in range(5)]
-            )
-            changed = await writer.execute(text("UPDATE probe SET n = n + 10"))  # 1
-            rows = await writer.execute(text("SELECT n FROM probe ORDER BY n"))  # 1
-        # ... and COMMIT: 1
-        assert len(trips) == 5, trips
-        assert inserted.rowcount == 5
-        assert changed.rowcount == 5
-        assert rows.scalars().all() == [10, 11, 12, 13, 14]
-    finally:
-        await database.dispose()
-
-
-async def test_a_refused_statement_undoes_its_transaction(tmp_path: Path) -> None:
-    database = connect(Settings(data_dir=tmp_path, secret_key="s", seed_demo=False))
-    try:
-        async with database.engine.begin() as writer:
-            await writer.execute(text("CREATE TABLE probe (n INTEGER PRIMARY KEY)"))
-
-        async def insert_twice() -> None:
-            async with database.engine.begin() as writer:
-                await writer.execute(text("INSERT INTO probe VALUES (1)"))
-                await writer.execute(text("INSERT INTO probe VALUES (1)"))
-
-        with pytest.raises(IntegrityError):
-            await insert_twice()
-        async with database.engine.begin() as writer:  # the connection goes on
-            await writer.execute(text("INSERT INTO probe VALUES (2)"))
-            result = await writer.execute(text("SELECT n FROM probe"))
-            assert result.scalars().all() == [2]
-    finally:
-        await database.dispose()
+    with pytest.raises(IntegrityError):
+        await insert_twice()
+    async with database.engine.begin() as writer:  # the connection goes on
+        await writer.execute(text("INSERT INTO probe VALUES (2)"))
+        result = await writer.execute(text("SELECT n FROM probe"))
+        assert result.scalars().all() == [2]
 
 
 async def test_a_statement_hands_out_its_rows_as_sqlite3_does(tmp_path: Path) -> None:
