@@ -88,7 +88,7 @@ async def test_the_writer_makes_one_trip_per_statement(
 
     async def counted(self: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
         trips.append(getattr(fn, "__name__", "?"))
-        return await to_thread(self, fn, *args, **kwargs)
+        return await to_thread(self, fn, *args, **kwargs)  # type: ignore[no-untyped-call]
 
     monkeypatch.setattr(engine._Connection, "_execute", counted)
 

@@ -209,9 +209,6 @@ class _Connection(aiosqlite.Connection):
     async def cursor(self) -> aiosqlite.Cursor:
         return _Statement(self)
 
-    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
-        return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
-
 
 def _sqlite3(database: str, busy_seconds: float) -> sqlite3.Connection:
     # In autocommit mode from the start: SQLAlchemy would otherwise set it with
@@ -236,16 +233,17 @@ class _Statement(aiosqlite.Cursor):
     async def execute(
         self, sql: str, parameters: Iterable[Any] | None = None
     ) -> aiosqlite.Cursor:
-        self._found = await self._conn._execute(
-            _run, self._conn._conn, sql, parameters or (), many=False
-        )
-        return self
+        return await self._run(sql, parameters or (), many=False)
 
     async def executemany(
         self, sql: str, parameters: Iterable[Iterable[Any]]
     ) -> aiosqlite.Cursor:
-        self._found = await self._conn._execute(
-            _run, self._conn._conn, sql, parameters, many=True
+        return await self._run(sql, parameters, many=True)
+
+    async def _run(self, sql: str, parameters: Any, *, many: bool) -> aiosqlite.Cursor:
+        connection = self._conn
+        self._found = await connection._execute(  # type: ignore[no-untyped-call]
+            _on_thread, connection._conn, sql, parameters, many=many
         )
         return self
 
@@ -295,9 +293,11 @@ class _Found:
     rows: list[Any]
 
 
-def _run(
+def _on_thread(
     connection: sqlite3.Connection, sql: str, parameters: Any, *, many: bool
 ) -> _Found:
+    """One trip's work, on the connection's thread (for a read connection, the
+    event loop's own)."""
     cursor = connection.cursor()
     try:
         if many:
