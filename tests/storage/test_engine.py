@@ -1,9 +1,11 @@
-"""SQLite's connections: the writer makes one trip to its thread per statement;
-the read connections sit beside it, on the event loop, reading the last commit."""
+"""SQLite's connections: the writer goes to its thread only for what can wait
+(a lock another process holds, the commit); the read connections sit beside
+it, on the event loop, reading the last commit."""
 
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -80,29 +82,131 @@ async def test_readers_open_again_after_dispose(tmp_path: Path) -> None:
     await database.dispose()
 
 
-async def test_the_writer_makes_one_trip_per_statement(
-    database: Database, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def _count_trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """The name of each function the writer hands to its thread, from now on."""
     trips: list[str] = []
     to_thread = engine._Connection._execute
 
     async def counted(self: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
         trips.append(getattr(fn, "__name__", "?"))
-        return await to_thread(self, fn, *args, **kwargs)  # type: ignore[no-untyped-call]
+        return await to_thread(self, fn, *args, **kwargs)
 
     monkeypatch.setattr(engine._Connection, "_execute", counted)
+    return trips
 
-    async with database.engine.begin() as writer:  # BEGIN IMMEDIATE: 1
-        inserted = await writer.execute(  # 1
+
+async def _writer_driver(connection: AsyncConnection) -> Any:
+    """The writer's aiosqlite connection, with SQL function `thread_id()` that
+    says which thread runs a statement."""
+    driver = (await connection.get_raw_connection()).driver_connection
+    assert isinstance(driver, engine._Connection)
+    driver._conn.create_function("thread_id", 0, threading.get_ident)
+    return driver
+
+
+async def test_a_write_transaction_goes_to_the_thread_only_to_commit(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trips = _count_trips(monkeypatch)
+
+    async with database.engine.begin() as writer:
+        await _writer_driver(writer)
+        inserted = await writer.execute(
             text("INSERT INTO probe VALUES (:n)"), [{"n": n} for n in range(5)]
         )
-        changed = await writer.execute(text("UPDATE probe SET n = n + 10"))  # 1
-        rows = await writer.execute(text("SELECT n FROM probe ORDER BY n"))  # 1
-    # ... and COMMIT: 1
-    assert len(trips) == 5, trips
+        changed = await writer.execute(text("UPDATE probe SET n = n + 10"))
+        rows = await writer.execute(text("SELECT n FROM probe ORDER BY n"))
+        ran_on = await writer.execute(text("SELECT thread_id()"))
+        waits = await writer.execute(text("PRAGMA busy_timeout"))
+
+    assert trips == ["commit"]
+    assert ran_on.scalar() == threading.get_ident()  # the event loop's thread
+    assert waits.scalar() == 0  # a lock fails at once here, never blocks the loop
     assert inserted.rowcount == 5
     assert changed.rowcount == 5
     assert rows.scalars().all() == [10, 11, 12, 13, 14]
+
+
+def _database_file(database: Database) -> str:
+    path = database.engine.url.database
+    assert path is not None
+    return path
+
+
+async def test_a_write_lock_another_process_holds_is_awaited_on_the_thread(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = sqlite3.connect(_database_file(database), isolation_level=None)
+    other.execute("BEGIN IMMEDIATE")  # as the CLI would, writing beside the server
+    trips = _count_trips(monkeypatch)
+
+    async def insert() -> None:
+        async with database.engine.begin() as writer:
+            await writer.execute(text("INSERT INTO probe VALUES (7)"))
+
+    waiting = asyncio.create_task(insert())
+    ticks = 0
+    while ticks < 20:  # the event loop goes on meanwhile
+        await asyncio.sleep(0.01)
+        ticks += 1
+    assert not waiting.done()
+    other.commit()
+    other.close()
+    await waiting
+
+    assert trips == ["_begin_waiting", "commit"]
+    async with database.reads() as session:
+        assert (await session.execute(text("SELECT n FROM probe"))).scalar() == 7
+
+
+async def test_a_write_lock_held_past_the_busy_timeout_fails_only_that_transaction(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(
+        data_dir=tmp_path, secret_key="s", seed_demo=False, sqlite_busy_timeout_ms=50
+    )
+    database = connect(settings)
+    try:
+        async with database.engine.begin() as writer:
+            await writer.execute(text("CREATE TABLE probe (n INTEGER PRIMARY KEY)"))
+        other = sqlite3.connect(_database_file(database), isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        with pytest.raises(OperationalError, match="locked"):
+            async with database.engine.begin() as writer:
+                await writer.execute(text("INSERT INTO probe VALUES (1)"))
+        other.rollback()
+        other.close()
+
+        async with database.engine.begin() as writer:  # no wait is left behind
+            assert (await writer.execute(text("PRAGMA busy_timeout"))).scalar() == 0
+            await writer.execute(text("INSERT INTO probe VALUES (2)"))
+        async with database.reads() as session:
+            found = await session.execute(text("SELECT n FROM probe"))
+            assert found.scalars().all() == [2]
+    finally:
+        await database.dispose()
+
+
+async def test_statements_follow_a_trip_still_on_the_thread(
+    database: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    trips = _count_trips(monkeypatch)
+    async with database.engine.connect() as writer:
+        driver = await _writer_driver(writer)
+        gate = threading.Event()
+        stuck = asyncio.create_task(driver._execute(gate.wait))
+        await asyncio.sleep(0)  # handed to the thread ...
+        stuck.cancel()  # ... and its caller gone, the thread still busy with it
+        asyncio.get_running_loop().call_later(0.05, gate.set)
+
+        await writer.execute(text("INSERT INTO probe VALUES (1)"))
+        ran_on = await writer.execute(text("SELECT thread_id()"))
+        await writer.commit()
+
+    # BEGIN IMMEDIATE waited its turn on the thread; once the thread was
+    # done, the transaction's statements ran on the loop again.
+    assert trips == ["wait", "_run", "commit"]
+    assert ran_on.scalar() == threading.get_ident()
 
 
 async def test_a_refused_statement_undoes_its_transaction(database: Database) -> None:

@@ -5,7 +5,8 @@ connection, so writes are serialized inside the process instead of fighting over
 the file lock (measured: a pool of SQLite connections under 64 concurrent PATCHes
 gave a p99 above 1.5 s, one serialized connection under 100 ms). Each transaction
 opens with BEGIN IMMEDIATE so that a second process (the CLI beside a running
-server) waits for the lock instead of failing half-way through. Reads that
+server) waits for the lock instead of failing half-way through; only that wait
+and the commit go to the writer's thread (see `_Connection`). Reads that
 must not queue behind the writer (every GET, and authentication on the hot
 PATCH route) use `Database.reads`: on SQLite a pool of connections that only
 read, which WAL lets run beside the writer, and which run on the event loop
@@ -176,7 +177,9 @@ def _sqlite_engine(
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
         cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout)}")
+        # The writer's statements run on the event loop, which must never wait
+        # for a lock: only its BEGIN can meet one, and that waits on the thread.
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout) if readers else 0}")
         if readers:  # a write here fails at once, never waits on the event loop
             cursor.execute("PRAGMA query_only=ON")
         cursor.close()
@@ -189,25 +192,87 @@ def _sqlite_engine(
 
 
 class _Connection(aiosqlite.Connection):
-    """An aiosqlite connection that makes one trip to its thread per statement.
+    """The writer's aiosqlite connection, which goes to its thread only for
+    what can wait.
 
-    aiosqlite makes a trip each to open a cursor, execute, fetch the rows and
-    close the cursor. A trip's answer waits its turn in the event loop, behind
-    every request the loop is busy with, so under load each cost about half a
-    millisecond: the four statements of a group commit (with BEGIN and COMMIT)
-    made 14 of them. Here the statement, its rows and the closing of its
-    cursor go to the thread together (`_Statement`).
+    A statement's trip to the thread and back waits its turn in the event loop
+    behind every request the loop is busy with, and the thread in turn waits
+    for the GIL after each row SQLite steps through. Under 64 concurrent
+    PATCHes a group commit of about 32 spent 7 of its 8 ms that way, while the
+    event loop sat idle a fifth of the time waiting for it. But inside a
+    transaction that BEGIN IMMEDIATE opened, the write lock is held: no
+    statement has anything to wait for. So those statements run at once on
+    the event loop's thread, as the reads do (`_InlineConnection`). Only two
+    things still go to the thread:
+
+    - BEGIN IMMEDIATE, when another process (the CLI) holds the write lock. It
+      is tried at once first; the writer's busy timeout is zero, so a taken
+      lock fails it at once, and the thread then waits up to the configured
+      timeout;
+    - COMMIT: a commit that takes the log past `WAL_CHECKPOINT_PAGES` copies
+      pages back into the database file and syncs it.
+
+    A statement never runs on the loop while a trip is still on the thread
+    (one whose caller was cancelled, say); it then follows as a trip itself.
     """
+
+    _sent = 0  # trips handed to the thread: counted on the event loop only
+    _finished = 0  # trips the thread has done: counted on the thread only
+    _busy_ms = 0
 
     @classmethod
     async def open(cls, database: str, busy_seconds: float) -> aiosqlite.Connection:
         connection = cls(partial(_sqlite3, database, busy_seconds), iter_chunk_size=64)
         connection._thread.daemon = True  # as SQLAlchemy's own aiosqlite connect
+        connection._busy_ms = int(busy_seconds * 1000)
         return await connection
 
     @aiosqlite_contextmanager
     async def cursor(self) -> aiosqlite.Cursor:
         return _Statement(self)
+
+    async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        """A trip: `fn` runs on the connection's thread."""
+        self._sent += 1
+        return await super()._execute(self._trip, fn, *args, **kwargs)  # type: ignore[no-untyped-call]
+
+    def _trip(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            self._finished += 1
+
+    async def _statement(self, sql: str, parameters: Any, *, many: bool) -> _Found:
+        connection = self._conn
+        if self._sent == self._finished:  # the thread is idle: the loop may run it
+            if connection.in_transaction:  # ours, holding the write lock
+                return _run(connection, sql, parameters, many=many)
+            if sql == _BEGIN_WRITING:
+                try:
+                    return _run(connection, sql, parameters, many=many)
+                except sqlite3.OperationalError as error:
+                    if error.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                        raise
+                waited: _Found = await self._execute(
+                    _begin_waiting, connection, self._busy_ms
+                )
+                return waited
+        found: _Found = await self._execute(
+            _run, connection, sql, parameters, many=many
+        )
+        return found
+
+
+_BEGIN_WRITING = "BEGIN IMMEDIATE"
+
+
+def _begin_waiting(connection: sqlite3.Connection, busy_ms: int) -> _Found:
+    """BEGIN IMMEDIATE on the thread, waiting up to `busy_ms` for the lock."""
+    connection.execute(f"PRAGMA busy_timeout={busy_ms}")
+    try:
+        return _run(connection, _BEGIN_WRITING, (), many=False)
+    finally:
+        connection.execute("PRAGMA busy_timeout=0")
 
 
 def _sqlite3(database: str, busy_seconds: float) -> sqlite3.Connection:
@@ -241,10 +306,7 @@ class _Statement(aiosqlite.Cursor):
         return await self._run(sql, parameters, many=True)
 
     async def _run(self, sql: str, parameters: Any, *, many: bool) -> aiosqlite.Cursor:
-        connection = self._conn
-        self._found = await connection._execute(  # type: ignore[no-untyped-call]
-            _on_thread, connection._conn, sql, parameters, many=many
-        )
+        self._found = await self._conn._statement(sql, parameters, many=many)
         return self
 
     async def fetchone(self) -> sqlite3.Row | None:
@@ -293,11 +355,11 @@ class _Found:
     rows: list[Any]
 
 
-def _on_thread(
+def _run(
     connection: sqlite3.Connection, sql: str, parameters: Any, *, many: bool
 ) -> _Found:
-    """One trip's work, on the connection's thread (for a read connection, the
-    event loop's own)."""
+    """One statement, its rows and the closing of its cursor, on whichever
+    thread the connection decided."""
     cursor = connection.cursor()
     try:
         if many:
@@ -317,8 +379,7 @@ class _InlineConnection(_Connection):
     A WAL reader never waits for a lock, and its queries are index searches of
     microseconds, while handing a call to a thread and back cost about 300 us
     of CPU on the development machine: a GET of one customer made 16 such
-    trips (5 ms). The writer keeps its thread, since it can wait for the write
-    lock of another process for the whole busy timeout.
+    trips (5 ms). The writer keeps a thread for what can wait (`_Connection`).
     """
 
     @classmethod
