@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import base64
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from enum import StrEnum
 from functools import cached_property
 from pathlib import Path
+from typing import Any, Self
 
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -110,6 +111,16 @@ class Settings(BaseSettings):
     def sandbox(self) -> bool:
         return self.mode is Mode.SANDBOX
 
+    def model_copy(
+        self, *, update: Mapping[str, Any] | None = None, deep: bool = False
+    ) -> Self:
+        """A copy with some values changed, whose derived values (URL, keys) are
+        derived again from the copy's own values, not carried over."""
+        copy = super().model_copy(update=update, deep=deep)
+        for name in _DERIVED:
+            copy.__dict__.pop(name, None)
+        return copy
+
     @cached_property
     def resolved_database_url(self) -> str:
         if self.database_url:
@@ -131,6 +142,11 @@ class Settings(BaseSettings):
         if self.secret_key is not None:
             return self.secret_key.get_secret_value().encode()
         return read_or_create_secret_file(self.data_dir / "secret.key")
+
+
+_DERIVED = [
+    name for name, value in vars(Settings).items() if isinstance(value, cached_property)
+]
 
 
 def read_or_create_secret_file(
