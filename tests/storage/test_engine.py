@@ -5,8 +5,10 @@ it, on the event loop, reading the last commit."""
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sqlite3
 import threading
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -119,7 +121,7 @@ async def test_a_write_transaction_goes_to_the_thread_only_to_commit(
         ran_on = await writer.execute(text("SELECT thread_id()"))
         waits = await writer.execute(text("PRAGMA busy_timeout"))
 
-    assert trips == ["commit"]
+    assert trips == ["_commit_or_roll_back"]
     assert ran_on.scalar() == threading.get_ident()  # the event loop's thread
     assert waits.scalar() == 0  # a lock fails at once here, never blocks the loop
     assert inserted.rowcount == 5
@@ -145,16 +147,18 @@ async def test_a_write_lock_another_process_holds_is_awaited_on_the_thread(
             await writer.execute(text("INSERT INTO probe VALUES (7)"))
 
     waiting = asyncio.create_task(insert())
-    ticks = 0
-    while ticks < 20:  # the event loop goes on meanwhile
+    ticks = [time.monotonic()]
+    while len(ticks) < 20:  # the event loop goes on meanwhile ...
         await asyncio.sleep(0.01)
-        ticks += 1
+        ticks.append(time.monotonic())
     assert not waiting.done()
+    # ... not held for the busy timeout (5 s) by a BEGIN waiting on it
+    assert max(b - a for a, b in itertools.pairwise(ticks)) < 1.0
     other.commit()
     other.close()
     await waiting
 
-    assert trips == ["_begin_waiting", "commit"]
+    assert trips == ["_begin_waiting", "_commit_or_roll_back"]
     async with database.reads() as session:
         assert (await session.execute(text("SELECT n FROM probe"))).scalar() == 7
 
@@ -205,8 +209,30 @@ async def test_statements_follow_a_trip_still_on_the_thread(
 
     # BEGIN IMMEDIATE waited its turn on the thread; once the thread was
     # done, the transaction's statements ran on the loop again.
-    assert trips == ["wait", "_run", "commit"]
+    assert trips == ["wait", "_run", "_commit_or_roll_back"]
     assert ran_on.scalar() == threading.get_ident()
+
+
+async def test_a_commit_that_fails_leaves_no_transaction_open(
+    database: Database,
+) -> None:
+    async with database.engine.begin() as writer:
+        await writer.execute(
+            text(
+                "CREATE TABLE child (parent INTEGER REFERENCES probe (n) "
+                "DEFERRABLE INITIALLY DEFERRED)"
+            )
+        )
+
+    with pytest.raises(IntegrityError, match="FOREIGN KEY"):
+        async with database.engine.begin() as writer:  # checked at COMMIT
+            await writer.execute(text("INSERT INTO child VALUES (1)"))
+
+    async with database.engine.begin() as writer:  # BEGIN works: nothing left open
+        await writer.execute(text("INSERT INTO probe VALUES (1)"))
+        await writer.execute(text("INSERT INTO child VALUES (1)"))
+    async with database.reads() as session:
+        assert (await session.execute(text("SELECT count(*) FROM child"))).scalar() == 1
 
 
 async def test_a_refused_statement_undoes_its_transaction(database: Database) -> None:

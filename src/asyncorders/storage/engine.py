@@ -149,8 +149,9 @@ def _sqlite_engine(
     settings: Settings, database: str | None, readers: int = 0
 ) -> AsyncEngine:
     """The writer (one connection, BEGIN IMMEDIATE), or a pool of `readers`."""
-    if database and database != ":memory:":
-        Path(database).parent.mkdir(parents=True, exist_ok=True)
+    on_disk = bool(database and database != ":memory:")
+    if on_disk:
+        Path(str(database)).parent.mkdir(parents=True, exist_ok=True)
     timeout = settings.sqlite_busy_timeout_ms / 1000
     opener = _InlineConnection if readers else _Connection
     engine = create_async_engine(
@@ -174,6 +175,12 @@ def _sqlite_engine(
             dbapi_connection.isolation_level = None  # we emit BEGIN ourselves
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
+        (journal,) = cursor.fetchone()
+        if on_disk and journal != "wal":  # a file system without shared memory
+            raise RuntimeError(
+                f"SQLite could not use its write-ahead log for {database} "
+                f"(journal mode {journal!r}); put the data directory on a local disk"
+            )
         cursor.execute("PRAGMA synchronous=NORMAL")
         cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_CHECKPOINT_PAGES}")
         cursor.execute("PRAGMA foreign_keys=ON")
@@ -231,6 +238,13 @@ class _Connection(aiosqlite.Connection):
     async def cursor(self) -> aiosqlite.Cursor:
         return _Statement(self)
 
+    async def commit(self) -> None:
+        """Commit; a commit that fails rolls the transaction back, in the same
+        trip, so that the connection never goes back to the pool with a
+        transaction still open (SQLAlchemy does not roll back after a failed
+        commit, and the pool does no reset: the next BEGIN would fail)."""
+        await self._execute(_commit_or_roll_back, self._conn)
+
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """A trip: `fn` runs on the connection's thread."""
         self._sent += 1
@@ -243,6 +257,8 @@ class _Connection(aiosqlite.Connection):
             self._finished += 1
 
     async def _statement(self, sql: str, parameters: Any, *, many: bool) -> _Found:
+        if not self._running:
+            raise ValueError("Connection closed")  # as aiosqlite's own calls
         connection = self._conn
         if self._sent == self._finished:  # the thread is idle: the loop may run it
             if connection.in_transaction:  # ours, holding the write lock
@@ -251,7 +267,10 @@ class _Connection(aiosqlite.Connection):
                 try:
                     return _run(connection, sql, parameters, many=many)
                 except sqlite3.OperationalError as error:
-                    if error.sqlite_errorcode != sqlite3.SQLITE_BUSY:
+                    # Extended codes too: SQLITE_BUSY_RECOVERY, while another
+                    # process recovers the log after a crash, is worth the wait.
+                    code = getattr(error, "sqlite_errorcode", 0)
+                    if code & 0xFF != sqlite3.SQLITE_BUSY:
                         raise
                 waited: _Found = await self._execute(
                     _begin_waiting, connection, self._busy_ms
@@ -264,6 +283,15 @@ class _Connection(aiosqlite.Connection):
 
 
 _BEGIN_WRITING = "BEGIN IMMEDIATE"
+
+
+def _commit_or_roll_back(connection: sqlite3.Connection) -> None:
+    try:
+        connection.commit()
+    except BaseException:
+        if connection.in_transaction:
+            connection.rollback()
+        raise
 
 
 def _begin_waiting(connection: sqlite3.Connection, busy_ms: int) -> _Found:
