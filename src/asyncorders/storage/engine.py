@@ -313,7 +313,8 @@ def _sqlite3(database: str, busy_seconds: float) -> sqlite3.Connection:
 
 class _Statement(aiosqlite.Cursor):
     """The cursor SQLAlchemy's adapter asks for: each `execute` runs, fetches
-    and closes a sqlite3 cursor in one trip, and keeps what it found."""
+    and closes a sqlite3 cursor in one go, on the thread its connection
+    chooses (`_Connection._statement`), and keeps what it found."""
 
     _conn: _Connection
 
@@ -427,6 +428,12 @@ class _InlineConnection(_Connection):
         if not self._running or self._connection is None:
             raise ValueError("Connection closed")
         return fn(*args, **kwargs)
+
+    async def _statement(self, sql: str, parameters: Any, *, many: bool) -> _Found:
+        found: _Found = await self._execute(
+            _run, self._connection, sql, parameters, many=many
+        )
+        return found  # every statement here at once: a reader has no lock to wait for
 
     def stop(self) -> None:
         """Close the connection (there is no thread to stop)."""
