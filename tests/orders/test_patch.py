@@ -16,7 +16,9 @@ from typing import Any
 import httpx
 import pytest
 
+from asyncorders.orders import repository
 from asyncorders.platforms import service as platforms
+from asyncorders.storage import batches
 from tests.conftest import Api
 from tests.factories import Tenant, create_order, line, make_tenant
 
@@ -1053,6 +1055,38 @@ async def test_concurrent_patches_of_a_missing_order_fail_alone(
     statuses = [response.status_code for response in responses]
     assert statuses == [200, 404] * 5, [r.text for r in responses]
     assert len(metadata_events(await history(api, tenant))) == 5
+
+
+async def test_a_burst_larger_than_one_batch_is_committed_in_batches_of_at_most_256(
+    api: Api, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    async with api.runtime.database.sessions() as session:
+        await platforms.set_rate_limit(session, tenant.platform, 1e6, 10**6)
+        await session.commit()
+    refs = [f"burst-{n}" for n in range(4)]
+    for ref in refs:
+        await given_order(api, tenant, ref)
+    sizes: list[int] = []
+    find_many = repository.find_many
+
+    async def recording(session: Any, wanted: Any) -> Any:
+        sizes.append(len(wanted))
+        return await find_many(session, wanted)
+
+    monkeypatch.setattr(repository, "find_many", recording)
+    responses = await asyncio.gather(
+        *(
+            patch(api, tenant, {"notes": f"note {n}"}, ref=refs[n % 4])
+            for n in range(batches.MAX_KEYS + 44)
+        )
+    )
+
+    assert [r.status_code for r in responses] == [200] * len(responses)
+    assert max(sizes) == batches.MAX_KEYS
+    assert sum(sizes) == len(responses)
+    for ref in refs:
+        events = metadata_events(await history(api, tenant, ref))
+        assert len(events) == len(responses) // 4
 
 
 # ---- history pages -------------------------------------------------------------------

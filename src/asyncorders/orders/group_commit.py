@@ -6,7 +6,8 @@ connections, beside the writer, reading the last commit: a revoked key fails
 at once). The next write batch then loads and locks all their orders in one
 query, applies each patch in arrival order (two patches of one order chain
 their history exactly as if they had queued on the row lock) and commits
-once. A request is answered only after the commit that holds its change.
+once (up to `batches.MAX_KEYS` patches; more wait for the next batch). A
+request is answered only after the commit that holds its change.
 
 A patch that breaks its own rules (404, 412) fails alone and changes nothing.
 If the database refuses a batch, each of its patches is retried in a
@@ -25,6 +26,7 @@ from asyncorders.orders import repository, service
 from asyncorders.orders.repository import OrderMetadata, OrderPath
 from asyncorders.platforms import service as platforms
 from asyncorders.platforms.service import Caller
+from asyncorders.storage import batches
 from asyncorders.storage.engine import Database
 
 
@@ -102,7 +104,8 @@ class GroupCommit:
     async def _drain_patches(self) -> None:
         """Commit batches of waiting patches until none is left."""
         while self._patches:
-            patches, self._patches = self._patches, []
+            patches = self._patches[: batches.MAX_KEYS]
+            del self._patches[: batches.MAX_KEYS]
             try:
                 await self._commit(patches)
             except Exception as error:  # the database refused the whole batch

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -8,6 +9,7 @@ from typing import Any, TypedDict
 from sqlalchemy import Select, and_, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from asyncorders.storage import batches
 from asyncorders.storage.engine import Executor
 from asyncorders.storage.tables import (
     CAMPAIGN_PREFIX,
@@ -102,35 +104,51 @@ _METADATA_COLUMNS = [_ORDERS.c[f.name] for f in fields(OrderMetadata)]
 async def find_many(
     session: Executor, wanted: Sequence[tuple[int, OrderPath]]
 ) -> dict[tuple[int, OrderPath], OrderMetadata]:
-    """The orders named by (platform id, path), locked, in one query.
+    """The orders named by (platform id, path), locked, in one query of at
+    most `batches.MAX_KEYS` of them.
 
     Rows are locked in id order, so two batches never wait for each other in a
     circle.
     """
-    refs: dict[int, set[str]] = {}
-    for platform_id, path in wanted:
-        refs.setdefault(platform_id, set()).add(path.external_ref_id)
-    query = (
+    keys = batches.padded(
+        [
+            (platform_id, path.account_identifier, path.external_ref_id)
+            for platform_id, path in wanted
+        ]
+    )
+    parameters: dict[str, Any] = {}
+    for i, (platform_id, account, external_ref_id) in enumerate(keys):
+        parameters[f"p{i}"] = platform_id
+        parameters[f"a{i}"] = account
+        parameters[f"r{i}"] = external_ref_id
+    found = {}
+    for row in await session.execute(_find_by_keys(len(keys)), parameters):
+        order = OrderMetadata(*row)
+        found[(order.platform_id, order.path)] = order
+    return found
+
+
+@functools.cache
+def _find_by_keys(size: int) -> Select[Any]:
+    """`size` orders by their unique key (platform, account, externalRefID)."""
+    c = _ORDERS.c
+    return (
         select(*_METADATA_COLUMNS)
         .where(
             or_(
                 *(
                     and_(
-                        _ORDERS.c.platform_id == platform_id,
-                        _ORDERS.c.external_ref_id.in_(sorted(names)),
+                        c.platform_id == bindparam(f"p{i}"),
+                        c.account_identifier == bindparam(f"a{i}"),
+                        c.external_ref_id == bindparam(f"r{i}"),
                     )
-                    for platform_id, names in refs.items()
+                    for i in range(size)
                 )
             )
         )
-        .order_by(_ORDERS.c.id)
+        .order_by(c.id)
         .with_for_update()
     )
-    found = {}
-    for row in await session.execute(query):
-        order = OrderMetadata(*row)
-        found[(order.platform_id, order.path)] = order
-    return found
 
 
 _SAVE_METADATA = (

@@ -3,9 +3,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Row, func, select, update
+from sqlalchemy import Row, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from asyncorders.storage import batches
 from asyncorders.storage.engine import Executor
 from asyncorders.storage.tables import ApiKey, Platform
 
@@ -25,20 +26,30 @@ async def active_keys(session: Executor, platform_name: str) -> Sequence[KeyRow]
 async def active_keys_of(
     session: Executor, platform_names: Sequence[str]
 ) -> Sequence[KeyRow]:
-    """`active_keys` of several platforms in one query."""
-    result = await session.execute(
-        select(
-            Platform.id,
-            Platform.name,
-            ApiKey.id,
-            ApiKey.key_hash,
-            Platform.rate_limit_per_second,
-            Platform.rate_limit_burst,
-        )
-        .join(ApiKey, ApiKey.platform_id == Platform.id)
-        .where(Platform.name.in_(platform_names), ApiKey.revoked_at.is_(None))
+    """`active_keys` of several platforms, in one query per `batches.MAX_KEYS`."""
+    rows: list[KeyRow] = []
+    for start in range(0, len(platform_names), batches.MAX_KEYS):
+        names = batches.padded(platform_names[start : start + batches.MAX_KEYS])
+        result = await session.execute(_ACTIVE_KEYS_OF, {"names": names})
+        rows.extend(result.all())
+    return rows
+
+
+_ACTIVE_KEYS_OF = (
+    select(
+        Platform.id,
+        Platform.name,
+        ApiKey.id,
+        ApiKey.key_hash,
+        Platform.rate_limit_per_second,
+        Platform.rate_limit_burst,
     )
-    return result.all()
+    .join(ApiKey, ApiKey.platform_id == Platform.id)
+    .where(
+        Platform.name.in_(bindparam("names", expanding=True)),
+        ApiKey.revoked_at.is_(None),
+    )
+)
 
 
 async def active_key_rows(session: AsyncSession, platform_id: int) -> list[ApiKey]:
