@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from typing import Any
 
 import structlog
 
@@ -16,21 +17,43 @@ def configure(*, json: bool, level: str = "INFO") -> None:
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer() if json else _readable
     )
+    # Every event but the ones `info_with` writes gets the context-local
+    # fields (the request id) first.
+    direct: list[structlog.typing.Processor] = [
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        structlog.processors.format_exc_info,
+        renderer,
+    ]
+    threshold = logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
     structlog.configure(
-        processors=[
-            structlog.contextvars.merge_contextvars,
-            structlog.processors.add_log_level,
-            structlog.processors.TimeStamper(fmt="iso", utc=True),
-            structlog.processors.format_exc_info,
-            renderer,
-        ],
-        wrapper_class=structlog.make_filtering_bound_logger(
-            logging.getLevelNamesMapping().get(level.upper(), logging.INFO)
-        ),
+        processors=[structlog.contextvars.merge_contextvars, *direct],
+        wrapper_class=structlog.make_filtering_bound_logger(threshold),
         logger_factory=_StderrLogger,
         # Not cached: a reconfiguration (tests, the CLI) reaches every logger.
         cache_logger_on_first_use=False,
     )
+    _DIRECT[:] = direct if threshold <= logging.INFO else []
+
+
+_DIRECT: list[structlog.typing.Processor] = []  # for `info_with`; none: INFO is off
+
+
+def info_with(event: str, **fields: Any) -> None:
+    """An INFO event with exactly `fields`, rendered and written as every other
+    event, but without the context-local fields: the caller passes them.
+
+    For the access line of every request. Merging the context-local fields
+    copies the request's context; without it, wrk against `serve` gave 1.03x
+    and 1.04x the PATCHes per second on SQLite (two runs of 10 alternated
+    rounds), and no change on PostgreSQL.
+    """
+    if not _DIRECT:
+        return
+    event_dict: Any = {**fields, "event": event}
+    for processor in _DIRECT:
+        event_dict = processor(None, "info", event_dict)
+    _StderrLogger().msg(event_dict)
 
 
 def _readable(_: object, __: str, event: structlog.typing.EventDict) -> str:

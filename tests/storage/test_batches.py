@@ -80,3 +80,16 @@ async def test_key_lookups_of_three_and_four_platforms_send_one_sql_text(
     lookups = [sql for sql in seen if "FROM platforms" in sql]
     assert len(lookups) == 2
     assert len(set(lookups)) == 1
+
+
+@pytest.mark.anyio
+async def test_key_lookups_of_more_platforms_than_one_query_takes_are_split(
+    db: Database,
+) -> None:
+    seen = statements_of(db)
+    names = [f"platform-{n}" for n in range(batches.MAX_KEYS + 1)]
+    async with db.reader.connect() as connection:
+        assert await platforms.active_keys_of(connection, names) == []
+
+    lookups = [sql for sql in seen if "FROM platforms" in sql]
+    assert len(lookups) == 2  # 256 names, then 1

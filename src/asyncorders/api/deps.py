@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from asyncorders.api import envelope
 from asyncorders.api.flags import FlagWatch
-from asyncorders.api.middleware import RATE_LIMIT_HEADERS
+from asyncorders.api.middleware import LOG_FIELDS, RATE_LIMIT_HEADERS
 from asyncorders.errors import AuthenticationFailed, Maintenance, RateLimited
 from asyncorders.fulfilment.credentials import Vault
 from asyncorders.fulfilment.worker import make_vault
@@ -118,6 +118,7 @@ async def identify(
     if found is None:
         raise AuthenticationFailed()
     structlog.contextvars.bind_contextvars(platform=found.platform_name)
+    request.scope["state"][LOG_FIELDS] = {"platform": found.platform_name}
     await _within_rate_limit(request, runtime, found)
     return found
 

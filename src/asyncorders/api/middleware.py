@@ -31,6 +31,7 @@ logger = log.get("asyncorders.http")
 
 REQUEST_ID_HEADER = b"x-request-id"
 RATE_LIMIT_HEADERS = "rate_limit_headers"  # scope state key: fields for the answer
+LOG_FIELDS = "log_fields"  # scope state key: fields for the access line
 _WELL_FORMED_ID = re.compile(rb"^[A-Za-z0-9][A-Za-z0-9._:-]{7,63}$")
 _BODY_METHODS = {"POST", "PUT", "PATCH"}
 
@@ -88,12 +89,14 @@ class RequestContext:
         finally:
             seconds = time.perf_counter() - started
             observe_request(scope, status, seconds)
-            logger.info(
+            log.info_with(
                 "request.done",
                 method=scope["method"],
                 path=scope["path"],
                 status=status,
                 duration_ms=round(seconds * 1000, 2),
+                request_id=request_id,
+                **scope["state"].get(LOG_FIELDS, {}),
             )
 
     def _refusal(
