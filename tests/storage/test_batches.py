@@ -69,6 +69,21 @@ async def test_order_lookups_of_five_to_eight_keys_send_one_sql_text(
 
 
 @pytest.mark.anyio
+async def test_an_order_named_many_times_in_a_batch_is_looked_up_once(
+    db: Database,
+) -> None:
+    seen = statements_of(db)
+    once = [(1, OrderPath("c", "a", "ref"))]
+    for wanted in (once, once * 200):
+        async with db.engine.begin() as connection:
+            assert await repository.find_many(connection, wanted) == {}
+
+    lookups = [sql for sql in seen if "FROM async_orders" in sql]
+    assert len(lookups) == 2
+    assert lookups[0] == lookups[1]  # the one-key statement both times
+
+
+@pytest.mark.anyio
 async def test_key_lookups_of_three_and_four_platforms_send_one_sql_text(
     db: Database,
 ) -> None:

@@ -118,7 +118,7 @@ async def identify(
     if found is None:
         raise AuthenticationFailed()
     structlog.contextvars.bind_contextvars(platform=found.platform_name)
-    request.scope["state"][LOG_FIELDS] = {"platform": found.platform_name}
+    request.scope["state"].setdefault(LOG_FIELDS, {})["platform"] = found.platform_name
     await _within_rate_limit(request, runtime, found)
     return found
 

@@ -89,15 +89,15 @@ class RequestContext:
         finally:
             seconds = time.perf_counter() - started
             observe_request(scope, status, seconds)
-            log.info_with(
-                "request.done",
-                method=scope["method"],
-                path=scope["path"],
-                status=status,
-                duration_ms=round(seconds * 1000, 2),
-                request_id=request_id,
+            fields = {
+                "method": scope["method"],
+                "path": scope["path"],
+                "status": status,
+                "duration_ms": round(seconds * 1000, 2),
+                "request_id": request_id,
                 **scope["state"].get(LOG_FIELDS, {}),
-            )
+            }
+            log.access("request.done", **fields)
 
     def _refusal(
         self, scope: Scope, headers: dict[bytes, bytes]

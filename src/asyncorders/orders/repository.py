@@ -104,18 +104,18 @@ _METADATA_COLUMNS = [_ORDERS.c[f.name] for f in fields(OrderMetadata)]
 async def find_many(
     session: Executor, wanted: Sequence[tuple[int, OrderPath]]
 ) -> dict[tuple[int, OrderPath], OrderMetadata]:
-    """The orders named by (platform id, path), locked, in one query of at
-    most `batches.MAX_KEYS` of them.
+    """The orders named by (platform id, path), locked, in one query.
+
+    At most `batches.MAX_KEYS` distinct keys; a key named twice is looked up once.
 
     Rows are locked in id order, so two batches never wait for each other in a
     circle.
     """
-    keys = batches.padded(
-        [
-            (platform_id, path.account_identifier, path.external_ref_id)
-            for platform_id, path in wanted
-        ]
-    )
+    distinct = {
+        (platform_id, path.account_identifier, path.external_ref_id): None
+        for platform_id, path in wanted
+    }
+    keys = batches.padded(list(distinct))
     parameters: dict[str, Any] = {}
     for i, (platform_id, account, external_ref_id) in enumerate(keys):
         parameters[f"p{i}"] = platform_id
