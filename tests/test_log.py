@@ -27,7 +27,7 @@ def test_a_direct_event_has_exactly_its_fields_level_and_time(
     structlog.contextvars.bind_contextvars(request_id="from-the-context")
     capsys.readouterr()
 
-    log.access("request.done", status=200, request_id="passed")
+    log.access("request.done", {"status": 200, "request_id": "passed"})
     log.get("test").info("other.event")
 
     direct, other = (json.loads(line) for line in capsys.readouterr().err.splitlines())
@@ -48,7 +48,7 @@ def test_no_direct_event_is_written_above_info(
     log.configure(json=True, level="WARNING")
     try:
         capsys.readouterr()
-        log.access("request.done", status=200)
+        log.access("request.done", {"status": 200})
         log.get("test").warning("still.written")
         lines = capsys.readouterr().err.splitlines()
     finally:
@@ -63,7 +63,7 @@ def test_readable_direct_events_read_as_the_others(
     log.configure(json=False)
     capsys.readouterr()
 
-    log.access("request.done", status=200, method="PATCH")
+    log.access("request.done", {"status": 200, "method": "PATCH"})
 
     [line] = capsys.readouterr().err.splitlines()
     assert "[info     ] request.done" in line
@@ -77,7 +77,7 @@ def test_before_any_configuration_direct_events_go_through_structlog(
     structlog.contextvars.bind_contextvars(request_id="from-the-context")
     capsys.readouterr()
 
-    log.access("request.done", status=200)
+    log.access("request.done", {"status": 200})
 
     [line] = capsys.readouterr().err.splitlines()
     assert json.loads(line)["request_id"] == "from-the-context"

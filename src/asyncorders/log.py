@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import sys
+from collections.abc import Mapping
 from typing import Any
 
 import structlog
@@ -41,7 +42,7 @@ def configure(*, json: bool, level: str = "INFO") -> None:
 _DIRECT: list[structlog.typing.Processor] | None = None
 
 
-def access(event: str, **fields: Any) -> None:
+def access(event: str, fields: Mapping[str, Any]) -> None:
     """The access line of a request: an INFO event with exactly `fields`,
     rendered and written as every other event but without the context-local
     fields, which the request context passes itself (merging them copies the

@@ -53,17 +53,38 @@ def statements_of(db: Database) -> list[str]:
     return seen
 
 
+async def order_lookups(
+    db: Database, batches_of: list[list[tuple[int, OrderPath]]]
+) -> list[str]:
+    """The SQL texts that `find_many` sends for each batch (none of them exists)."""
+    seen = statements_of(db)
+    for wanted in batches_of:
+        async with db.engine.begin() as connection:
+            assert await repository.find_many(connection, wanted) == {}
+    return [sql for sql in seen if "FROM async_orders" in sql]
+
+
+async def key_lookups(db: Database, batches_of: list[list[str]]) -> list[str]:
+    """The SQL texts that `active_keys_of` sends for each list of platform names."""
+    seen = statements_of(db)
+    async with db.reader.connect() as connection:
+        for names in batches_of:
+            assert await platforms.active_keys_of(connection, names) == []
+    return [sql for sql in seen if "FROM platforms" in sql]
+
+
 @pytest.mark.anyio
 async def test_order_lookups_of_five_to_eight_keys_send_one_sql_text(
     db: Database,
 ) -> None:
-    seen = statements_of(db)
-    for count in range(5, 9):
-        wanted = [(1, OrderPath("c", "a", f"ref-{n}")) for n in range(count)]
-        async with db.engine.begin() as connection:
-            assert await repository.find_many(connection, wanted) == {}
+    lookups = await order_lookups(
+        db,
+        [
+            [(1, OrderPath("c", "a", f"ref-{n}")) for n in range(count)]
+            for count in range(5, 9)
+        ],
+    )
 
-    lookups = [sql for sql in seen if "FROM async_orders" in sql]
     assert len(lookups) == 4
     assert len(set(lookups)) == 1
 
@@ -72,13 +93,10 @@ async def test_order_lookups_of_five_to_eight_keys_send_one_sql_text(
 async def test_an_order_named_many_times_in_a_batch_is_looked_up_once(
     db: Database,
 ) -> None:
-    seen = statements_of(db)
     once = [(1, OrderPath("c", "a", "ref"))]
-    for wanted in (once, once * 200):
-        async with db.engine.begin() as connection:
-            assert await repository.find_many(connection, wanted) == {}
 
-    lookups = [sql for sql in seen if "FROM async_orders" in sql]
+    lookups = await order_lookups(db, [once, once * 200])
+
     assert len(lookups) == 2
     assert lookups[0] == lookups[1]  # the one-key statement both times
 
@@ -87,12 +105,8 @@ async def test_an_order_named_many_times_in_a_batch_is_looked_up_once(
 async def test_key_lookups_of_three_and_four_platforms_send_one_sql_text(
     db: Database,
 ) -> None:
-    seen = statements_of(db)
-    async with db.reader.connect() as connection:
-        for names in (["a", "b", "c"], ["a", "b", "c", "d"]):
-            assert await platforms.active_keys_of(connection, names) == []
+    lookups = await key_lookups(db, [["a", "b", "c"], ["a", "b", "c", "d"]])
 
-    lookups = [sql for sql in seen if "FROM platforms" in sql]
     assert len(lookups) == 2
     assert len(set(lookups)) == 1
 
@@ -101,10 +115,8 @@ async def test_key_lookups_of_three_and_four_platforms_send_one_sql_text(
 async def test_key_lookups_of_more_platforms_than_one_query_takes_are_split(
     db: Database,
 ) -> None:
-    seen = statements_of(db)
     names = [f"platform-{n}" for n in range(batches.MAX_KEYS + 1)]
-    async with db.reader.connect() as connection:
-        assert await platforms.active_keys_of(connection, names) == []
 
-    lookups = [sql for sql in seen if "FROM platforms" in sql]
+    lookups = await key_lookups(db, [names])
+
     assert len(lookups) == 2  # 256 names, then 1

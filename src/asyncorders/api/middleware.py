@@ -97,7 +97,7 @@ class RequestContext:
                 "request_id": request_id,
                 **scope["state"].get(LOG_FIELDS, {}),
             }
-            log.access("request.done", **fields)
+            log.access("request.done", fields)
 
     def _refusal(
         self, scope: Scope, headers: dict[bytes, bytes]
