@@ -53,7 +53,7 @@ def serve(
         "log_level": "warning",
         "access_log": False,
         "loop": "uvloop",
-        "http": "httptools",
+        "http": "asyncorders.api.protocol:OneWriteHttp",  # httptools, one write
     }
     if processes == 1:
         uvicorn.run(create_app(settings), **options)
