@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Iterator
 
@@ -81,3 +82,60 @@ def test_before_any_configuration_direct_events_go_through_structlog(
 
     [line] = capsys.readouterr().err.splitlines()
     assert json.loads(line)["request_id"] == "from-the-context"
+
+
+def test_lines_written_on_a_loop_go_out_together_when_its_step_ends(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    writes: list[str] = []
+
+    async def two_lines_then_a_turn() -> None:
+        capfd.readouterr()
+        log.get("test").info("first")
+        log.get("test").info("second")
+        writes.append(capfd.readouterr().err)  # still waiting
+        await asyncio.sleep(0)  # the step ends
+        writes.append(capfd.readouterr().err)
+
+    asyncio.run(two_lines_then_a_turn())
+
+    waiting, written = writes
+    assert waiting == ""
+    assert _events(written) == ["first", "second"]
+
+
+def test_a_line_written_off_a_loop_goes_out_at_once_after_those_waiting(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    capfd.readouterr()
+    _left_waiting("on.the.loop")
+    log.get("test").info("off.the.loop")
+    assert _events(capfd.readouterr().err) == ["on.the.loop", "off.the.loop"]
+
+
+def test_a_loop_closed_before_its_flush_leaves_its_lines_to_the_next_one(
+    capfd: pytest.CaptureFixture[str],
+) -> None:
+    async def line(event: str) -> None:
+        log.get("test").info(event)
+
+    capfd.readouterr()
+    _left_waiting("first.loop")
+    assert capfd.readouterr().err == ""
+
+    asyncio.run(line("second.loop"))
+
+    assert _events(capfd.readouterr().err) == ["first.loop", "second.loop"]
+
+
+def _left_waiting(event: str) -> None:
+    """Log `event` on a loop that stops and closes before its step ends."""
+    loop = asyncio.new_event_loop()
+    loop.call_soon(log.get("test").info, event)
+    loop.call_soon(loop.stop)  # the same step: the flush would come in the next
+    loop.run_forever()
+    loop.close()
+
+
+def _events(readable: str) -> list[str]:
+    return [line.split("] ", 1)[1].split()[0] for line in readable.splitlines()]

@@ -1,13 +1,18 @@
 """Structured logging: one event per line, the request id bound once per request.
 
-Sandbox mode prints readable lines, production mode JSON. Nothing here ever
-receives a key, a secret or a reward credential: callers log ids, not values.
+Sandbox mode prints readable lines, production mode JSON, on stderr; lines
+logged during one step of the event loop are written together when it ends
+(`_Lines`). Nothing here ever receives a key, a secret or a reward
+credential: callers log ids, not values.
 """
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import logging
 import sys
+import threading
 from collections.abc import Mapping
 from typing import Any
 
@@ -15,6 +20,7 @@ import structlog
 
 
 def configure(*, json: bool, level: str = "INFO") -> None:
+    flush()  # lines rendered the old way go out first
     renderer: structlog.typing.Processor = (
         structlog.processors.JSONRenderer() if json else _readable
     )
@@ -78,12 +84,58 @@ def get(name: str) -> structlog.typing.FilteringBoundLogger:
 
 
 class _StderrLogger:
-    """Writes each rendered event to whatever `sys.stderr` is at that moment."""
+    """Writes each rendered event to whatever `sys.stderr` is at that moment,
+    through `_LINES`."""
 
     def __init__(self, *_: object) -> None:
         pass
 
     def msg(self, message: str) -> None:
-        print(message, file=sys.stderr, flush=True)
+        _LINES.write(message)
 
     debug = info = warning = warn = error = critical = exception = fatal = msg
+
+
+class _Lines:
+    """Lines logged on a running event loop wait for the end of its current
+    step and go out together, in one write: under load one step answers many
+    requests, and a write per access line was a system call per request. A
+    line logged where no loop runs (start-up, another thread) is written at
+    once, after those waiting. At exit whatever still waits is written."""
+
+    def __init__(self) -> None:
+        self._held: list[str] = []
+        self._flush_on: asyncio.AbstractEventLoop | None = None
+        self._lock = threading.Lock()
+
+    def write(self, line: str) -> None:
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            with self._lock:
+                self._held.append(line)
+            self.flush()
+            return
+        with self._lock:
+            self._held.append(line)
+            if self._flush_on is loop:
+                return
+            self._flush_on = loop  # a loop that closed first left it to this one
+        loop.call_soon(self.flush)
+
+    def flush(self) -> None:
+        with self._lock:
+            held, self._held, self._flush_on = self._held, [], None
+        if held:
+            held.append("")
+            sys.stderr.write("\n".join(held))
+            sys.stderr.flush()
+
+
+_LINES = _Lines()
+atexit.register(_LINES.flush)
+
+
+def flush() -> None:
+    """Write the lines still waiting for their event loop's step to end."""
+    _LINES.flush()

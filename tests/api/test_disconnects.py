@@ -69,6 +69,7 @@ async def test_a_client_gone_mid_body_is_logged_as_gone_and_not_answered(
     try:
         capfd.readouterr()
         await app(scope, receive, send)
+        log.flush()  # the lines wait for the end of the loop's step
         lines = capfd.readouterr().err.strip().splitlines()
     finally:
         log.configure(json=False)

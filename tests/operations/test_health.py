@@ -83,6 +83,7 @@ async def test_production_logs_are_one_json_object_per_line_with_request_id(
     try:
         capfd.readouterr()
         response = await api.http.get("/customers", auth=tenant.auth)
+        log.flush()  # the lines wait for the end of the loop's step
         lines = capfd.readouterr().err.strip().splitlines()
     finally:
         log.configure(json=False)
