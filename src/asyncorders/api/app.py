@@ -21,7 +21,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from asyncorders import __version__, log
 from asyncorders.api import envelope
 from asyncorders.api.deps import BODY_MODELS, Runtime, open_for_business
-from asyncorders.api.middleware import RequestContext
+from asyncorders.api.middleware import HeadAsGet, RequestContext
 from asyncorders.api.routes import catalogs, customers, health, hot, orders
 from asyncorders.api.simulate import Simulation
 from asyncorders.demo import seed
@@ -102,6 +102,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         """What every request passes through, the hot route's included."""
         return context(Simulation(inner) if settings.sandbox else inner)
 
+    app.add_middleware(HeadAsGet)
     if settings.sandbox:
         app.add_middleware(Simulation)
     app.add_middleware(context)
@@ -171,9 +172,10 @@ _METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 
 
 def _allowed_methods(request: Request) -> list[str]:
-    """Every method some route takes on this path (Starlette names only one's)."""
+    """Every method some route takes on this path (Starlette names only one's),
+    HEAD wherever GET is (`HeadAsGet`)."""
     routes = request.app.router.routes
-    return [
+    allowed = [
         method
         for method in _METHODS
         if any(
@@ -181,6 +183,7 @@ def _allowed_methods(request: Request) -> list[str]:
             for route in routes
         )
     ]
+    return [*allowed, "HEAD"] if "GET" in allowed else allowed
 
 
 def _openapi(app: FastAPI) -> dict[str, Any]:

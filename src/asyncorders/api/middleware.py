@@ -134,6 +134,21 @@ class RequestContext:
         await response(scope, _no_body, send)
 
 
+class HeadAsGet:
+    """Routes a HEAD request as the GET of the same path (RFC 9110 section 9.3.2:
+    a server that answers GET answers HEAD too). The answer is the GET's, head
+    and all; the HTTP server leaves its body out, as its own scope still says
+    HEAD (uvicorn does), and the access line and metrics name HEAD."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["method"] == "HEAD":
+            scope = {**scope, "method": "GET"}
+        await self.app(scope, receive, send)
+
+
 def _request_id(sent: bytes | None) -> str:
     if sent is not None and _WELL_FORMED_ID.match(sent):
         return sent.decode()
