@@ -1,0 +1,111 @@
+"""The writer's log is copied back into the database file beside it, after its
+commits, long before the writer's own checkpoint would."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from asyncorders import log
+from asyncorders.settings import Settings
+from asyncorders.storage.checkpoint import Checkpointer
+from asyncorders.storage.engine import connect
+
+pytestmark = pytest.mark.anyio
+
+
+def _in_the_file(path: Path) -> int:
+    """Rows of `probe` in the database file itself, its log left unread."""
+    with sqlite3.connect(f"file:{path}?immutable=1", uri=True) as file_only:
+        try:
+            (count,) = file_only.execute("SELECT count(*) FROM probe").fetchone()
+        except sqlite3.OperationalError:  # the table itself is still in the log
+            return 0
+        return int(count)
+
+
+def _soon(check: Callable[[], bool], within: float = 10.0) -> bool:
+    deadline = time.monotonic() + within
+    while not check():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
+
+
+def _checkpoint_threads() -> int:
+    return sum(t.name == "sqlite-checkpoint" for t in threading.enumerate())
+
+
+async def test_commits_reach_the_database_file_without_the_writers_checkpoint(
+    tmp_path: Path,
+) -> None:
+    database = connect(Settings(data_dir=tmp_path, secret_key="s", seed_demo=False))
+    path = Path(str(database.engine.url.database))
+    async with database.engine.begin() as writer:
+        await writer.execute(text("CREATE TABLE probe (n INTEGER PRIMARY KEY)"))
+    for n in range(3):  # a few pages: far below the writer's own checkpoint
+        async with database.engine.begin() as writer:
+            await writer.execute(text("INSERT INTO probe VALUES (:n)"), {"n": n})
+
+    try:
+        assert _soon(lambda: _in_the_file(path) == 3)
+        assert _checkpoint_threads() == 1
+    finally:
+        await database.dispose()
+    assert _checkpoint_threads() == 0
+
+
+def _wal_database(path: Path) -> sqlite3.Connection:
+    writer = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    writer.execute("PRAGMA journal_mode=WAL")
+    writer.execute("PRAGMA wal_autocheckpoint=0")  # only the checkpointer copies
+    writer.execute("CREATE TABLE probe (n INTEGER PRIMARY KEY)")
+    return writer
+
+
+def test_nothing_is_copied_before_a_commit_and_it_starts_again_after_close(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "probe.sqlite3"
+    writer = _wal_database(path)
+    checkpoints = Checkpointer(str(path))
+    try:
+        writer.execute("INSERT INTO probe VALUES (1)")
+        time.sleep(0.1)
+        assert _in_the_file(path) == 0  # no commit announced: no thread, no copy
+        assert _checkpoint_threads() == 0
+
+        checkpoints.committed()
+        assert _soon(lambda: _in_the_file(path) == 1)
+        checkpoints.close()
+        assert _checkpoint_threads() == 0
+
+        writer.execute("INSERT INTO probe VALUES (2)")
+        checkpoints.committed()  # the engine may be used again after dispose
+        assert _soon(lambda: _in_the_file(path) == 2)
+    finally:
+        checkpoints.close()
+        writer.close()
+
+
+def test_a_checkpoint_that_fails_is_logged_once_and_raises_nothing(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    capfd.readouterr()
+    checkpoints = Checkpointer(str(tmp_path))  # a folder: SQLite cannot open it
+    try:
+        for _ in range(3):
+            checkpoints.committed()
+            time.sleep(0.05)
+        assert _checkpoint_threads() == 1  # still there for the next commit
+    finally:
+        checkpoints.close()
+    log.flush()
+    assert capfd.readouterr().err.count("storage.checkpoint_failed") == 1
