@@ -7,6 +7,7 @@ import sqlite3
 import threading
 import time
 from collections.abc import Callable
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -22,7 +23,7 @@ pytestmark = pytest.mark.anyio
 
 def _in_the_file(path: Path) -> int:
     """Rows of `probe` in the database file itself, its log left unread."""
-    with sqlite3.connect(f"file:{path}?immutable=1", uri=True) as file_only:
+    with closing(sqlite3.connect(f"file:{path}?immutable=1", uri=True)) as file_only:
         try:
             (count,) = file_only.execute("SELECT count(*) FROM probe").fetchone()
         except sqlite3.OperationalError:  # the table itself is still in the log
@@ -46,6 +47,7 @@ def _checkpoint_threads() -> int:
 async def test_commits_reach_the_database_file_without_the_writers_checkpoint(
     tmp_path: Path,
 ) -> None:
+    threads = _checkpoint_threads()
     database = connect(Settings(data_dir=tmp_path, secret_key="s", seed_demo=False))
     path = Path(str(database.engine.url.database))
     async with database.engine.begin() as writer:
@@ -56,10 +58,10 @@ async def test_commits_reach_the_database_file_without_the_writers_checkpoint(
 
     try:
         assert _soon(lambda: _in_the_file(path) == 3)
-        assert _checkpoint_threads() == 1
+        assert _checkpoint_threads() == threads + 1
     finally:
         await database.dispose()
-    assert _checkpoint_threads() == 0
+    assert _checkpoint_threads() == threads
 
 
 def _wal_database(path: Path) -> sqlite3.Connection:
@@ -70,22 +72,19 @@ def _wal_database(path: Path) -> sqlite3.Connection:
     return writer
 
 
-def test_nothing_is_copied_before_a_commit_and_it_starts_again_after_close(
+def test_a_checkpointer_closed_starts_again_with_the_next_commit(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "probe.sqlite3"
     writer = _wal_database(path)
     checkpoints = Checkpointer(str(path))
+    threads = _checkpoint_threads()
     try:
         writer.execute("INSERT INTO probe VALUES (1)")
-        time.sleep(0.1)
-        assert _in_the_file(path) == 0  # no commit announced: no thread, no copy
-        assert _checkpoint_threads() == 0
-
         checkpoints.committed()
         assert _soon(lambda: _in_the_file(path) == 1)
         checkpoints.close()
-        assert _checkpoint_threads() == 0
+        assert _checkpoint_threads() == threads
 
         writer.execute("INSERT INTO probe VALUES (2)")
         checkpoints.committed()  # the engine may be used again after dispose
@@ -95,17 +94,53 @@ def test_nothing_is_copied_before_a_commit_and_it_starts_again_after_close(
         writer.close()
 
 
+class _SlowClear(threading.Event):
+    """Widens the moment between the thread waking and clearing its signal."""
+
+    def clear(self) -> None:
+        time.sleep(0.2)
+        super().clear()
+
+
+def test_a_close_while_the_thread_wakes_is_not_lost(tmp_path: Path) -> None:
+    path = tmp_path / "probe.sqlite3"
+    writer = _wal_database(path)
+    checkpoints = Checkpointer(str(path))
+    checkpoints._due = _SlowClear()
+    threads = _checkpoint_threads()
+    try:
+        checkpoints.committed()
+        time.sleep(0.05)  # the thread is (most likely) inside the slow clear
+        started = time.monotonic()
+        checkpoints.close()
+        assert time.monotonic() - started < 5  # not the 10 s of a lost wake-up
+        assert _checkpoint_threads() == threads
+    finally:
+        checkpoints.close()
+        writer.close()
+
+
 def test_a_checkpoint_that_fails_is_logged_once_and_raises_nothing(
     tmp_path: Path, capfd: pytest.CaptureFixture[str]
 ) -> None:
     capfd.readouterr()
+    written: list[str] = []
+
+    def logged() -> bool:
+        log.flush()
+        written.append(capfd.readouterr().err)
+        return "storage.checkpoint_failed" in "".join(written)
+
     checkpoints = Checkpointer(str(tmp_path))  # a folder: SQLite cannot open it
+    threads = _checkpoint_threads()
     try:
-        for _ in range(3):
+        checkpoints.committed()
+        assert _soon(logged)
+        for _ in range(2):  # failing again, and still there for the next commit
             checkpoints.committed()
             time.sleep(0.05)
-        assert _checkpoint_threads() == 1  # still there for the next commit
+        assert _checkpoint_threads() == threads + 1
     finally:
         checkpoints.close()
-    log.flush()
-    assert capfd.readouterr().err.count("storage.checkpoint_failed") == 1
+    logged()
+    assert "".join(written).count("storage.checkpoint_failed") == 1

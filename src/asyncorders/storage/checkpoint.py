@@ -12,11 +12,12 @@ commits go on: a passive checkpoint never takes the write lock and never
 waits for one, and sqlite3 lets go of the GIL while it runs. The p99 went to
 19 to 23 ms, at the same median and throughput.
 
-The writer's own checkpoint stays in place behind it, with next to nothing
-left to sync or copy: a log written while it is copied can only start over
-from its beginning once one checkpoint has copied all of it, which only one
-run between two commits, the writer's, can. Without it the log grew by
-2.4 GB in 20 s of PATCHes.
+The writer's own checkpoint (`wal_autocheckpoint`) stays, and is still needed:
+SQLite starts the log over from its beginning only once a checkpoint has
+copied all of it, and with commits arriving while this thread copies, only the
+writer's checkpoint, which runs right after its own commit, ever finds it all
+copied. It now has next to nothing left to sync or copy. Without it the log
+grew by 2.4 GB in 20 s of PATCHes.
 """
 
 from __future__ import annotations
@@ -27,6 +28,9 @@ import threading
 from asyncorders import log
 
 logger = log.get("asyncorders.storage")
+
+# How long `close` waits for a checkpoint under way (it runs on the event loop).
+CLOSE_SECONDS = 10.0
 
 
 class Checkpointer:
@@ -53,33 +57,40 @@ class Checkpointer:
         self._due.set()
 
     def close(self) -> None:
-        """Stop the thread after the checkpoint it may be running; a later
-        commit starts it again."""
+        """Stop the thread after the checkpoint it may be running (waiting at
+        most `CLOSE_SECONDS`); a later commit starts it again."""
         with self._starting:
             thread, self._thread = self._thread, None
             if thread is None:
                 return
             self._closing.set()
             self._due.set()
-            thread.join()
-            self._closing.clear()
+            thread.join(CLOSE_SECONDS)
+            if thread.is_alive():  # a daemon thread: it cannot hold up the exit
+                logger.warning(
+                    "storage.checkpoint_still_running", database=self.database
+                )
 
     def _start(self) -> None:
         with self._starting:
             if self._thread is None:
+                self._closing = threading.Event()  # each thread has its own
                 self._thread = threading.Thread(
-                    target=self._run, name="sqlite-checkpoint", daemon=True
+                    target=self._run,
+                    args=(self._closing,),
+                    name="sqlite-checkpoint",
+                    daemon=True,
                 )
                 self._thread.start()
 
-    def _run(self) -> None:
+    def _run(self, closing: threading.Event) -> None:
         connection: sqlite3.Connection | None = None
         try:
             while True:
                 self._due.wait()
-                if self._closing.is_set():
+                self._due.clear()  # before the check: a close meanwhile is not lost
+                if closing.is_set():
                     return
-                self._due.clear()
                 connection = self._checkpoint(connection)
         finally:
             if connection is not None:
@@ -88,15 +99,15 @@ class Checkpointer:
     def _checkpoint(
         self, connection: sqlite3.Connection | None
     ) -> sqlite3.Connection | None:
-        """One passive checkpoint, on `connection` or a new one; the connection
-        to use next time."""
+        """One passive checkpoint, on `connection` or a new one; returns the
+        connection for the next, or None after a failure (the next opens anew)."""
         try:
             if connection is None:
                 connection = sqlite3.connect(
                     self.database, isolation_level=None, check_same_thread=False
                 )
             connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
-        except sqlite3.Error as error:  # the writer's own checkpoint still runs
+        except Exception as error:  # the writer's own checkpoint still runs
             if not self._failing:
                 logger.warning(
                     "storage.checkpoint_failed",
@@ -105,6 +116,8 @@ class Checkpointer:
                     detail=str(error),
                 )
             self._failing = True
-            return connection
+            if connection is not None:
+                connection.close()
+            return None
         self._failing = False
         return connection
