@@ -85,3 +85,20 @@ def _until_closed(host: str, port: int, request: bytes) -> bytes:
         while chunk := connection.recv(65536):
             received += chunk
     return received
+
+
+async def test_head_is_counted_under_its_route(api: Api, tenant: Tenant) -> None:
+    await create_order(api.http, tenant, "h3")
+    await api.http.head(tenant.order_url("h3"), auth=tenant.auth)
+
+    scrape = await api.http.get(
+        "http://testserver/metrics", headers={"Accept": "text/plain"}
+    )
+    counted = [
+        line
+        for line in scrape.text.splitlines()
+        if line.startswith("asyncorders_requests_total{") and 'method="HEAD"' in line
+    ]
+    assert counted
+    assert all("unmatched" not in line for line in counted)
+    assert any("{externalRefID}" in line for line in counted)
