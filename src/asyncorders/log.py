@@ -84,8 +84,8 @@ def get(name: str) -> structlog.typing.FilteringBoundLogger:
 
 
 class _StderrLogger:
-    """Writes each rendered event to whatever `sys.stderr` is at that moment,
-    through `_LINES`."""
+    """Hands each rendered event to `_LINES`, which writes it to whatever
+    `sys.stderr` is when it flushes."""
 
     def __init__(self, *_: object) -> None:
         pass
@@ -120,16 +120,20 @@ class _Lines:
             self._held.append(line)
             if self._flush_on is loop:
                 return
-            self._flush_on = loop  # a loop that closed first left it to this one
+            # A flush another loop left pending when it closed never runs: this
+            # loop's flush takes those lines along.
+            self._flush_on = loop
         loop.call_soon(self.flush)
 
     def flush(self) -> None:
+        # Written under the lock, so that two threads flushing at once cannot
+        # put later lines before earlier ones.
         with self._lock:
             held, self._held, self._flush_on = self._held, [], None
-        if held:
-            held.append("")
-            sys.stderr.write("\n".join(held))
-            sys.stderr.flush()
+            if held:
+                held.append("")
+                sys.stderr.write("\n".join(held))
+                sys.stderr.flush()
 
 
 _LINES = _Lines()
