@@ -94,8 +94,11 @@ async def serving(app: Any) -> AsyncIterator[tuple[str, list[bytes]]]:
     )
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
-    while not server.started:  # noqa: ASYNC110 (uvicorn sets a flag, no event)
+    for _ in range(1000):  # uvicorn sets a flag, no event; 10 s at most
+        if server.started or task.done():
+            break
         await asyncio.sleep(0.01)
+    assert server.started, "the server did not start"
     try:
         yield f"http://127.0.0.1:{port}", writes
     finally:

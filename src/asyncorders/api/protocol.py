@@ -13,6 +13,7 @@ sent then, so nothing waits longer than the current loop iteration.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 from typing import Any, cast
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
@@ -43,13 +44,13 @@ class _JoinedWrites:
     def write(self, data: bytes) -> None:
         held = self._held
         if held is None:
-            self._held = data
+            self._held = bytes(data)  # the caller may reuse a buffer it passed
             self._loop.call_soon(self.flush)
         else:
             self._held = None
             self._transport.write(held + data)
 
-    def writelines(self, chunks: Any) -> None:
+    def writelines(self, chunks: Iterable[bytes]) -> None:
         self.write(b"".join(chunks))
 
     def flush(self) -> None:
