@@ -156,11 +156,12 @@ def _sqlite_engine(
     if on_disk:
         Path(str(database)).parent.mkdir(parents=True, exist_ok=True)
     timeout = settings.sqlite_busy_timeout_ms / 1000
-    # The writer of a file copies its log back beside itself (`Checkpointer`).
-    checkpoints = Checkpointer(str(database)) if on_disk and not readers else None
+    checkpoints: Checkpointer | None = None
     if readers:
         opener = partial(_InlineConnection.open_reader, str(database), timeout)
     else:
+        if on_disk:  # the writer of a file copies its log back beside itself
+            checkpoints = Checkpointer(str(database))
         opener = partial(_Connection.open, database or ":memory:", timeout, checkpoints)
     engine = create_async_engine(
         f"sqlite+aiosqlite:///{database}",
