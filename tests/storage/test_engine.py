@@ -87,13 +87,13 @@ async def test_readers_open_again_after_dispose(tmp_path: Path) -> None:
 def _count_trips(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """The name of each function the writer hands to its thread, from now on."""
     trips: list[str] = []
-    to_thread = engine._Connection._execute
+    to_thread = engine.SqliteConnection._execute
 
     async def counted(self: Any, fn: Any, *args: Any, **kwargs: Any) -> Any:
         trips.append(getattr(fn, "__name__", "?"))
         return await to_thread(self, fn, *args, **kwargs)
 
-    monkeypatch.setattr(engine._Connection, "_execute", counted)
+    monkeypatch.setattr(engine.SqliteConnection, "_execute", counted)
     return trips
 
 
@@ -101,7 +101,7 @@ async def _writer_driver(connection: AsyncConnection) -> Any:
     """The writer's aiosqlite connection, with SQL function `thread_id()` that
     says which thread runs a statement."""
     driver = (await connection.get_raw_connection()).driver_connection
-    assert isinstance(driver, engine._Connection)
+    assert isinstance(driver, engine.SqliteConnection)
     driver._conn.create_function("thread_id", 0, threading.get_ident)
     return driver
 
@@ -251,7 +251,7 @@ async def test_a_refused_statement_undoes_its_transaction(database: Database) ->
 
 
 async def test_a_statement_hands_out_its_rows_as_sqlite3_does(tmp_path: Path) -> None:
-    connection = await engine._Connection.open(str(tmp_path / "rows.sqlite3"), 1.0)
+    connection = await engine.SqliteConnection.open(str(tmp_path / "rows.sqlite3"), 1.0)
     try:
         async with connection.cursor() as cursor:
             await cursor.execute("SELECT 1 UNION ALL SELECT 2 UNION ALL SELECT 3")

@@ -12,6 +12,10 @@ request is answered only after the commit that holds its change.
 A patch that breaks its own rules (404, 412) fails alone and changes nothing.
 If the database refuses a batch, each of its patches is retried in a
 transaction of its own, so one bad member cannot fail the others.
+
+Both queries and the writes go to the driver's connection directly
+(`storage/direct.py`): SQLAlchemy's execution layer cost more than the round
+trips themselves.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ from asyncorders.orders import repository, service
 from asyncorders.orders.repository import OrderMetadata, OrderPath
 from asyncorders.platforms import service as platforms
 from asyncorders.platforms.service import Caller
-from asyncorders.storage import batches
+from asyncorders.storage import batches, direct
 from asyncorders.storage.engine import Database
 
 
@@ -124,7 +128,7 @@ class GroupCommit:
                 _fail([patch], error)
 
     async def _authenticate(self, lookups: Sequence[_Lookup]) -> None:
-        async with self.database.reader.connect() as connection:
+        async with direct.reading(self.database.reader) as connection:
             callers = await platforms.authenticate_many(
                 connection,
                 self.secret,
@@ -134,7 +138,7 @@ class GroupCommit:
             _settle(lookup.done, caller)
 
     async def _commit(self, patches: Sequence[_Patch]) -> None:
-        async with self.database.engine.begin() as connection:
+        async with direct.transaction(self.database.engine) as connection:
             orders = await repository.find_many(connection, [p.key for p in patches])
             applied, refused, changed, events = [], [], {}, []
             for patch in patches:

@@ -9,8 +9,8 @@ from typing import Any, TypedDict
 from sqlalchemy import Select, and_, bindparam, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from asyncorders.storage import batches
-from asyncorders.storage.engine import Executor
+from asyncorders.storage import batches, direct
+from asyncorders.storage.direct import Runner
 from asyncorders.storage.tables import (
     CAMPAIGN_PREFIX,
     ApiKey,
@@ -102,7 +102,7 @@ _METADATA_COLUMNS = [_ORDERS.c[f.name] for f in fields(OrderMetadata)]
 
 
 async def find_many(
-    session: Executor, wanted: Sequence[tuple[int, OrderPath]]
+    session: Runner, wanted: Sequence[tuple[int, OrderPath]]
 ) -> dict[tuple[int, OrderPath], OrderMetadata]:
     """The orders named by (platform id, path), locked, in one query.
 
@@ -122,7 +122,7 @@ async def find_many(
         parameters[f"a{i}"] = account
         parameters[f"r{i}"] = external_ref_id
     found = {}
-    for row in await session.execute(_find_by_keys(len(keys)), parameters):
+    for row in await direct.fetch(session, _find_by_keys(len(keys)), parameters):
         order = OrderMetadata(*row)
         found[(order.platform_id, order.path)] = order
     return found
@@ -164,10 +164,11 @@ _SAVE_METADATA = (
 )
 
 
-async def save_metadata(session: Executor, orders: Sequence[OrderMetadata]) -> None:
+async def save_metadata(session: Runner, orders: Sequence[OrderMetadata]) -> None:
     """Write the metadata, version and update time of orders changed in memory,
     in one statement."""
-    await session.execute(
+    await direct.execute_many(
+        session,
         _SAVE_METADATA,
         [
             {
@@ -199,9 +200,12 @@ class NewEvent(TypedDict):
     changes: list[dict[str, Any]]
 
 
-async def insert_events(session: Executor, events: Sequence[NewEvent]) -> None:
+_INSERT_EVENTS = insert(_EVENTS)
+
+
+async def insert_events(session: Runner, events: Sequence[NewEvent]) -> None:
     """Store audit events in one statement."""
-    await session.execute(insert(_EVENTS), events)
+    await direct.execute_many(session, _INSERT_EVENTS, events)
 
 
 async def insert_line_items(session: AsyncSession, rows: list[dict[str, Any]]) -> None:

@@ -1,13 +1,14 @@
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Row, bindparam, func, select, update
+from sqlalchemy import Select, bindparam, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from asyncorders.storage import batches
-from asyncorders.storage.engine import Executor
+from asyncorders.storage import batches, direct
+from asyncorders.storage.direct import Runner
 from asyncorders.storage.tables import ApiKey, Platform
 
 
@@ -15,41 +16,46 @@ async def get_by_name(session: AsyncSession, name: str) -> Platform | None:
     return await session.scalar(select(Platform).where(Platform.name == name))
 
 
-KeyRow = Row[int, str, int, str, float | None, int | None]
+# (platform id, name, key id, key hash, rate, burst)
+KeyRow = tuple[int, str, int, str, float | None, int | None]
 
 
-async def active_keys(session: Executor, platform_name: str) -> Sequence[KeyRow]:
+async def active_keys(session: Runner, platform_name: str) -> Sequence[KeyRow]:
     """(platform id, name, key id, key hash, rate, burst) of each unrevoked key."""
     return await active_keys_of(session, [platform_name])
 
 
 async def active_keys_of(
-    session: Executor, platform_names: Sequence[str]
+    session: Runner, platform_names: Sequence[str]
 ) -> Sequence[KeyRow]:
     """`active_keys` of several platforms, in one query per `batches.MAX_KEYS`."""
     rows: list[KeyRow] = []
     for start in range(0, len(platform_names), batches.MAX_KEYS):
         names = batches.padded(platform_names[start : start + batches.MAX_KEYS])
-        result = await session.execute(_ACTIVE_KEYS_OF, {"names": names})
-        rows.extend(result.all())
+        parameters = {f"n{i}": name for i, name in enumerate(names)}
+        query = _active_keys_of(len(names))
+        rows.extend(await direct.fetch(session, query, parameters))
     return rows
 
 
-_ACTIVE_KEYS_OF = (
-    select(
-        Platform.id,
-        Platform.name,
-        ApiKey.id,
-        ApiKey.key_hash,
-        Platform.rate_limit_per_second,
-        Platform.rate_limit_burst,
+@functools.cache
+def _active_keys_of(size: int) -> Select[int, str, int, str, float | None, int | None]:
+    """The unrevoked keys of `size` platforms named n0, n1..."""
+    return (
+        select(
+            Platform.id,
+            Platform.name,
+            ApiKey.id,
+            ApiKey.key_hash,
+            Platform.rate_limit_per_second,
+            Platform.rate_limit_burst,
+        )
+        .join(ApiKey, ApiKey.platform_id == Platform.id)
+        .where(
+            Platform.name.in_([bindparam(f"n{i}") for i in range(size)]),
+            ApiKey.revoked_at.is_(None),
+        )
     )
-    .join(ApiKey, ApiKey.platform_id == Platform.id)
-    .where(
-        Platform.name.in_(bindparam("names", expanding=True)),
-        ApiKey.revoked_at.is_(None),
-    )
-)
 
 
 async def active_key_rows(session: AsyncSession, platform_id: int) -> list[ApiKey]:

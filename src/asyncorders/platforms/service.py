@@ -21,7 +21,7 @@ from asyncorders.errors import (
     ValidationFailed,
 )
 from asyncorders.platforms import keys, repository
-from asyncorders.storage.engine import Executor
+from asyncorders.storage.direct import Runner
 from asyncorders.storage.tables import ApiKey, Platform
 
 MAX_ACTIVE_KEYS = 2
@@ -78,7 +78,7 @@ async def authenticate(
 
 
 async def authenticate_many(
-    session: Executor, secret: bytes, credentials: Sequence[tuple[str, str]]
+    session: Runner, secret: bytes, credentials: Sequence[tuple[str, str]]
 ) -> list[Caller | None]:
     """`authenticate` for several (platform name, key) pairs in one query."""
     names = sorted({name for name, _ in credentials})

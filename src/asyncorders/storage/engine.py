@@ -6,7 +6,7 @@ the file lock (measured: a pool of SQLite connections under 64 concurrent PATCHe
 gave a p99 above 1.5 s, one serialized connection under 100 ms). Each transaction
 opens with BEGIN IMMEDIATE so that a second process (the CLI beside a running
 server) waits for the lock instead of failing half-way through; only that wait
-and the commit go to the writer's thread (see `_Connection`). Reads that
+and the commit go to the writer's thread (see `SqliteConnection`). Reads that
 must not queue behind the writer (every GET, and authentication on the hot
 PATCH route) use `Database.reads`: on SQLite a pool of connections that only
 read, which WAL lets run beside the writer, and which run on the event loop
@@ -162,7 +162,9 @@ def _sqlite_engine(
     else:
         if on_disk:  # the writer of a file copies its log back beside itself
             checkpoints = Checkpointer(str(database))
-        opener = partial(_Connection.open, database or ":memory:", timeout, checkpoints)
+        opener = partial(
+            SqliteConnection.open, database or ":memory:", timeout, checkpoints
+        )
     engine = create_async_engine(
         f"sqlite+aiosqlite:///{database}",
         async_creator=opener,
@@ -210,7 +212,7 @@ def _sqlite_engine(
     return engine
 
 
-class _Connection(aiosqlite.Connection):
+class SqliteConnection(aiosqlite.Connection):
     """The writer's aiosqlite connection, which goes to its thread only for
     what can wait.
 
@@ -277,14 +279,14 @@ class _Connection(aiosqlite.Connection):
         finally:
             self._finished += 1
 
-    async def _statement(self, sql: str, parameters: Any, *, many: bool) -> _Found:
+    async def statement(self, sql: str, parameters: Any, *, many: bool) -> _Found:
         if not self._running:
             raise ValueError("Connection closed")  # as aiosqlite's own calls
         connection = self._conn
         if self._sent == self._finished:  # the thread is idle: the loop may run it
             if connection.in_transaction:  # ours, holding the write lock
                 return _run(connection, sql, parameters, many=many)
-            if sql == _BEGIN_WRITING:
+            if sql == BEGIN_WRITING:
                 try:
                     return _run(connection, sql, parameters, many=many)
                 except sqlite3.OperationalError as error:
@@ -303,7 +305,7 @@ class _Connection(aiosqlite.Connection):
         return found
 
 
-_BEGIN_WRITING = "BEGIN IMMEDIATE"
+BEGIN_WRITING = "BEGIN IMMEDIATE"
 
 
 def _commit_or_roll_back(connection: sqlite3.Connection) -> None:
@@ -319,7 +321,7 @@ def _begin_waiting(connection: sqlite3.Connection, busy_ms: int) -> _Found:
     """BEGIN IMMEDIATE on the thread, waiting up to `busy_ms` for the lock."""
     connection.execute(f"PRAGMA busy_timeout={busy_ms}")
     try:
-        return _run(connection, _BEGIN_WRITING, (), many=False)
+        return _run(connection, BEGIN_WRITING, (), many=False)
     finally:
         connection.execute("PRAGMA busy_timeout=0")
 
@@ -335,11 +337,11 @@ def _sqlite3(database: str, busy_seconds: float) -> sqlite3.Connection:
 class _Statement(aiosqlite.Cursor):
     """The cursor SQLAlchemy's adapter asks for: each `execute` runs, fetches
     and closes a sqlite3 cursor in one go, on the thread its connection
-    chooses (`_Connection._statement`), and keeps what it found."""
+    chooses (`SqliteConnection.statement`), and keeps what it found."""
 
-    _conn: _Connection
+    _conn: SqliteConnection
 
-    def __init__(self, connection: _Connection) -> None:
+    def __init__(self, connection: SqliteConnection) -> None:
         self._conn = connection
         self.iter_chunk_size = connection._iter_chunk_size
         self._arraysize = 1  # as sqlite3's
@@ -356,7 +358,7 @@ class _Statement(aiosqlite.Cursor):
         return await self._run(sql, parameters, many=True)
 
     async def _run(self, sql: str, parameters: Any, *, many: bool) -> aiosqlite.Cursor:
-        self._found = await self._conn._statement(sql, parameters, many=many)
+        self._found = await self._conn.statement(sql, parameters, many=many)
         return self
 
     async def fetchone(self) -> sqlite3.Row | None:
@@ -422,14 +424,14 @@ def _run(
         cursor.close()
 
 
-class _InlineConnection(_Connection):
+class _InlineConnection(SqliteConnection):
     """A connection that runs each call at once, on the event loop, instead of
     in a thread of its own. For the read connections only.
 
     A WAL reader never waits for a lock, and its queries are index searches of
     microseconds, while handing a call to a thread and back cost about 300 us
     of CPU on the development machine: a GET of one customer made 16 such
-    trips (5 ms). The writer keeps a thread for what can wait (`_Connection`).
+    trips (5 ms). The writer keeps a thread for what can wait (`SqliteConnection`).
     """
 
     @classmethod
@@ -452,7 +454,7 @@ class _InlineConnection(_Connection):
             raise ValueError("Connection closed")
         return fn(*args, **kwargs)
 
-    async def _statement(self, sql: str, parameters: Any, *, many: bool) -> _Found:
+    async def statement(self, sql: str, parameters: Any, *, many: bool) -> _Found:
         found: _Found = await self._execute(
             _run, self._connection, sql, parameters, many=many
         )
