@@ -148,6 +148,28 @@ async def test_a_transaction_the_driver_could_not_end_takes_its_connection_away(
     assert await names_of(db) == ["fresh"]
 
 
+async def test_a_cancelled_batch_writes_nothing_and_leaves_no_transaction_behind(
+    db: Database,
+) -> None:
+    inserted = asyncio.Event()
+
+    async def batch() -> None:
+        async with direct.transaction(db.engine) as statements:
+            await statements.execute_many(_INSERT_PLATFORMS, [platform("cut")])
+            inserted.set()
+            await asyncio.sleep(60)
+
+    task = asyncio.create_task(batch())
+    await inserted.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+
+    async with direct.transaction(db.engine) as statements:  # a clean connection
+        await statements.execute_many(_INSERT_PLATFORMS, [platform("next")])
+    assert await names_of(db) == ["next"]
+
+
 async def test_a_connection_lost_mid_transaction_is_invalidated_and_replaced(
     db: Database,
 ) -> None:

@@ -12,8 +12,9 @@ So SQLAlchemy still builds each statement and compiles it, once per dialect,
 and still owns the connections (they come from the engine's pool, with its
 size, timeout and pings); here the compiled SQL goes to the driver connection
 with the type processors SQLAlchemy would apply, and driver errors are raised
-as the SQLAlchemy exceptions `AsyncConnection.execute` raises, so a caller
-cannot tell the two paths apart.
+as the SQLAlchemy exceptions `AsyncConnection.execute` raises, a lost
+connection invalidating the pool's older ones as there. Rows come back as
+plain tuples.
 
 With the group commit's statements sent this way, wrk against `serve` (64
 connections, 4 alternated rounds of 8 s, median of the per-round ratios) gave
@@ -27,7 +28,7 @@ import contextlib
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar, cast
 
 from sqlalchemy import Dialect
@@ -51,7 +52,7 @@ def _converts(processors: Sequence[Processor]) -> _Converts:
     return tuple((i, p) for i, p in enumerate(processors) if p is not None)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Compiled:
     """A statement's SQL for one dialect, its parameters in the driver's order
     with their bind processors, and the types of the columns it selects."""
@@ -62,7 +63,7 @@ class Compiled:
     columns: tuple[TypeEngine[Any], ...]
     dialect: Dialect
     # The result processors, once the driver has told the columns' types.
-    results: list[_Converts] = field(default_factory=list)
+    results: _Converts | None = None
 
     def arguments(self, parameters: Mapping[str, Any]) -> list[Any]:
         values = [parameters[name] for name in self.names]
@@ -78,10 +79,10 @@ class Compiled:
             type_.dialect_impl(dialect).result_processor(dialect, code)
             for type_, code in zip(self.columns, column_types, strict=True)
         ]
-        self.results[:] = [_converts(processors)]
+        self.results = _converts(processors)
 
     def rows(self, found: Sequence[Sequence[Any]]) -> list[tuple[Any, ...]]:
-        (converts,) = self.results
+        converts = self.results or ()
         rows = []
         for row in found:
             values = list(row)
@@ -98,7 +99,9 @@ def compiled(
     """`statement` compiled for `dialect`; `keys` name the columns an INSERT
     or UPDATE sets, as the keys of its parameters would."""
     compiler: Any = cast(ClauseElement, statement).compile(
-        dialect=dialect, column_keys=list(keys) if keys is not None else None
+        dialect=dialect,
+        column_keys=list(keys) if keys is not None else None,
+        for_executemany=keys is not None,  # no RETURNING of generated ids
     )
     names = tuple(compiler.positiontup or ())
     if compiler.insert_prefetch or compiler.update_prefetch:
@@ -124,19 +127,22 @@ class _Driver(Protocol):
 
     async def execute_many(self, sql: str, arguments: list[list[Any]]) -> None: ...
 
-    async def begin(self, sql: str) -> None: ...
+    async def begin(self) -> None: ...
 
-    async def commit(self, sql: str) -> None: ...
+    async def commit(self) -> None: ...
 
-    async def rollback(self, sql: str) -> None: ...
+    async def rollback(self) -> None: ...
 
     def in_transaction(self) -> bool: ...
 
 
 class _Asyncpg:
+    """asyncpg, its transaction ended by plain statements: a Transaction object
+    whose BEGIN was cancelled stays the connection's, and would turn the next
+    user's transaction into a savepoint."""
+
     def __init__(self, connection: Any) -> None:
         self.connection = connection
-        self.transaction: Any = None
 
     async def fetch(self, sql: str, arguments: list[Any]) -> Sequence[Any]:
         rows: Sequence[Any] = await self.connection.fetch(sql, *arguments)
@@ -149,15 +155,14 @@ class _Asyncpg:
     async def execute_many(self, sql: str, arguments: list[list[Any]]) -> None:
         await self.connection.executemany(sql, arguments)
 
-    async def begin(self, sql: str) -> None:
-        self.transaction = self.connection.transaction()
-        await self.transaction.start()
+    async def begin(self) -> None:
+        await self.connection.execute("BEGIN")
 
-    async def commit(self, sql: str) -> None:
-        await self.transaction.commit()
+    async def commit(self) -> None:
+        await self.connection.execute("COMMIT")
 
-    async def rollback(self, sql: str) -> None:
-        await self.transaction.rollback()
+    async def rollback(self) -> None:
+        await self.connection.execute("ROLLBACK")
 
     def in_transaction(self) -> bool:
         return bool(self.connection.is_in_transaction())
@@ -177,13 +182,13 @@ class _Sqlite:
     async def execute_many(self, sql: str, arguments: list[list[Any]]) -> None:
         await self.connection.statement(sql, arguments, many=True)
 
-    async def begin(self, sql: str) -> None:
+    async def begin(self) -> None:
         await self.connection.statement(BEGIN_WRITING, (), many=False)
 
-    async def commit(self, sql: str) -> None:
+    async def commit(self) -> None:
         await self.connection.commit()
 
-    async def rollback(self, sql: str) -> None:
+    async def rollback(self) -> None:
         await self.connection.rollback()
 
     def in_transaction(self) -> bool:
@@ -204,14 +209,15 @@ class Statements:
     async def fetch(
         self, statement: Executable, parameters: Mapping[str, Any]
     ) -> list[tuple[Any, ...]]:
-        """The rows of `statement`, with `parameters` bound by name."""
+        """The rows of the SELECT `statement`, with `parameters` bound by name."""
+        if not isinstance(statement, Select):
+            raise ValueError("fetch takes a SELECT, whose columns it knows")
         query = compiled(statement, self.dialect)
-        if not query.results:
+        sql, driver = query.sql, self._driver
+        if query.results is None:
             columns = len(query.columns)
-            query.learn(await self.run(query.sql, self._driver.column_types, columns))
-        found = await self.run(
-            query.sql, self._driver.fetch, query.arguments(parameters)
-        )
+            query.learn(await self._run(sql, driver.column_types(sql, columns)))
+        found = await self._run(sql, driver.fetch(sql, query.arguments(parameters)))
         return query.rows(found)
 
     async def execute_many(
@@ -220,14 +226,12 @@ class Statements:
         """`statement` once per row of parameters (all rows with the same keys)."""
         query = compiled(statement, self.dialect, tuple(rows[0]))
         arguments = [query.arguments(row) for row in rows]
-        await self.run(query.sql, self._driver.execute_many, arguments)
+        await self._run(query.sql, self._driver.execute_many(query.sql, arguments))
 
-    async def run(
-        self, sql: str, step: Callable[..., Awaitable[T]], *arguments: Any
-    ) -> T:
-        """`step` of the driver, its errors raised as SQLAlchemy's."""
+    async def _run(self, sql: str, step: Awaitable[T]) -> T:
+        """A step of the driver, its errors raised as SQLAlchemy's."""
         try:
-            return await step(sql, *arguments)
+            return await step
         except Exception as error:
             translated = await self._translated(error, sql)
             if translated is error:
@@ -246,7 +250,10 @@ class Statements:
             error = dbapi_error
         lost = self.dialect.is_disconnect(error, adapter, None)  # type: ignore[arg-type]
         if lost:
-            await self._connection.invalidate()
+            # As SQLAlchemy does: every connection as old as this one is
+            # recycled at its next checkout, not found dead by its next batch.
+            self._connection.sync_engine.pool._invalidate(self._raw, error, False)
+            await self._connection.invalidate(error)
         dbapi = self.dialect.loaded_dbapi
         if not isinstance(error, dbapi.Error):
             return error  # OSError, say: the driver's own, as SQLAlchemy leaves it
@@ -277,18 +284,24 @@ async def transaction(engine: AsyncEngine) -> AsyncIterator[Statements]:
     async with engine.connect() as connection:
         statements = Statements(connection, await connection.get_raw_connection())
         driver = statements._driver
-        await statements.run("BEGIN", driver.begin)
         try:
+            await statements._run("BEGIN", driver.begin())
             yield statements
-            await statements.run("COMMIT", driver.commit)
-        except BaseException:
+            await statements._run("COMMIT", driver.commit())
+        except Exception:
             if not connection.invalidated and driver.in_transaction():
                 with contextlib.suppress(Exception):  # the first error tells
-                    await statements.run("ROLLBACK", driver.rollback)
+                    await statements._run("ROLLBACK", driver.rollback())
+            raise
+        except BaseException:
+            # Cancelled: where the driver stands is not known (a BEGIN may
+            # still be on its way, or on SQLite's thread), so the connection goes.
+            if not connection.invalidated:
+                await connection.invalidate()
             raise
         finally:
             # SQLAlchemy never saw this transaction, so its pool would not end
-            # one left open (a cancelled rollback, say): the connection goes.
+            # one left open (a failed rollback, say): the connection goes.
             if not connection.invalidated and driver.in_transaction():
                 await connection.invalidate()
 
