@@ -87,10 +87,18 @@ async def session(
         yield db_session
 
 
+# The session ends as the route returns, before its answer is sent. Ended after
+# the answer (FastAPI's default for a dependency that yields), it kept its
+# connection while the saturated loop sent the answer and ran other requests'
+# steps, and new requests queued for connections: GET summary under wrk (64
+# connections) had a p99 of 3.8 to 5.3 s, and of 0.4 to 1.1 s with this scope.
+SessionDep = Annotated[AsyncSession, Depends(session, scope="function")]
+
+
 async def caller(
     request: Request,
     runtime: Annotated[Runtime, Depends(runtime)],
-    db_session: Annotated[AsyncSession, Depends(session)],
+    db_session: SessionDep,
 ) -> Caller:
     """The platform behind the request's HTTP Basic credentials, or 401."""
 
@@ -98,6 +106,9 @@ async def caller(
         return await platforms.authenticate(db_session, runtime.secret, name, key)
 
     return await identify(request, runtime, lookup)
+
+
+CallerDep = Annotated[Caller, Depends(caller)]
 
 
 async def identify(

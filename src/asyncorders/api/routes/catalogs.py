@@ -4,23 +4,21 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
-from sqlalchemy.ext.asyncio import AsyncSession
+from fastapi import APIRouter, Query
 from starlette.responses import Response
 
 from asyncorders.api import responses
-from asyncorders.api.deps import caller, session
+from asyncorders.api.deps import CallerDep, SessionDep
 from asyncorders.catalog import service
 from asyncorders.catalog.schemas import CatalogView
-from asyncorders.platforms.service import Caller
 
 router = APIRouter(tags=["Catalog"])
 
 
 @router.get("/catalogs", response_model=CatalogView, responses=responses.errors(400))
 async def get_catalog(
-    _: Annotated[Caller, Depends(caller)],
-    db: Annotated[AsyncSession, Depends(session)],
+    _: CallerDep,
+    db: SessionDep,
     brandKey: Annotated[str | None, Query(max_length=32)] = None,
     utid: Annotated[str | None, Query(max_length=32)] = None,
     currencyCode: Annotated[str | None, Query(max_length=3)] = None,

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Path
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from asyncorders.accounts import service
@@ -16,13 +15,10 @@ from asyncorders.accounts.schemas import (
     CustomerViewSummary,
 )
 from asyncorders.api import responses
-from asyncorders.api.deps import body_doc, caller, json_body, session
-from asyncorders.platforms.service import Caller
+from asyncorders.api.deps import CallerDep, SessionDep, body_doc, json_body
 
 router = APIRouter(tags=["Customers and accounts"])
 
-CallerDep = Annotated[Caller, Depends(caller)]
-SessionDep = Annotated[AsyncSession, Depends(session)]
 CustomerId = Annotated[str, Path(min_length=1, max_length=100)]
 AccountId = Annotated[str, Path(min_length=1, max_length=100)]
 

@@ -7,19 +7,18 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Header, Path, Query
-from sqlalchemy.ext.asyncio import AsyncSession
 from starlette.responses import Response
 
 from asyncorders import pagination
 from asyncorders.api import responses
 from asyncorders.api.deps import (
+    CallerDep,
     Runtime,
+    SessionDep,
     body_doc,
-    caller,
     json_body,
     request_id,
     runtime,
-    session,
 )
 from asyncorders.catalog import service as catalog
 from asyncorders.clock import in_utc
@@ -37,7 +36,6 @@ from asyncorders.orders.schemas import (
     OrderStatus,
     UpdateAsyncOrderCriteria,
 )
-from asyncorders.platforms.service import Caller
 from asyncorders.schemas import PaginationDTO
 
 router = APIRouter(tags=["Async orders"])
@@ -52,8 +50,6 @@ _RFC3339 = re.compile(
     r"([Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,6})?([Zz]|[+-]\d{2}:\d{2})?)?\Z"
 )
 
-CallerDep = Annotated[Caller, Depends(caller)]
-SessionDep = Annotated[AsyncSession, Depends(session)]
 RequestIdDep = Annotated[str, Depends(request_id)]
 Cursor = Annotated[str | None, Query(max_length=512)]
 
