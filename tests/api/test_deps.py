@@ -1,11 +1,13 @@
-"""A request's database session ends before its answer is sent, so that the
-connection goes back to the pool while the answer is still on its way."""
+"""Request dependencies: the session ends before the answer is sent, and how
+a caller is looked up."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 import httpx
 import pytest
@@ -13,8 +15,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from asyncorders.api.app import create_app
 from asyncorders.api.deps import Runtime
+from asyncorders.platforms import service as platforms
 from asyncorders.settings import Settings
 from asyncorders.storage.engine import Database
+from tests.conftest import Api
 from tests.factories import Tenant, make_tenant, order_body
 
 pytestmark = pytest.mark.anyio
@@ -76,3 +80,47 @@ async def test_reads_and_writes_give_their_connection_back_before_answering(
     statuses = [r.status_code for r in (created, summary, customers, refused)]
     assert statuses == [202, 200, 200, 404]
     assert watch.seen == [0, 0, 0, 0]
+
+
+def count_calls(monkeypatch: pytest.MonkeyPatch, name: str) -> list[int]:
+    """Counts the calls of `platforms.<name>`, which still does its work."""
+    real = getattr(platforms, name)
+    calls: list[int] = []
+
+    async def counted(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(platforms, name, counted)
+    return calls
+
+
+async def test_concurrent_gets_are_authenticated_together(
+    api: Api, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    together = count_calls(monkeypatch, "authenticate_many")
+    alone = count_calls(monkeypatch, "authenticate")
+    wrong = httpx.BasicAuth(tenant.platform, "not-the-key")
+
+    answers = await asyncio.gather(
+        *(api.http.get("/customers", auth=tenant.auth) for _ in range(8)),
+        api.http.get("/customers", auth=wrong),
+    )
+
+    assert [a.status_code for a in answers] == [200] * 8 + [401]
+    assert 1 <= len(together) < 9
+    assert alone == []
+
+
+async def test_a_write_is_authenticated_in_its_own_session(
+    api: Api, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    together = count_calls(monkeypatch, "authenticate_many")
+    alone = count_calls(monkeypatch, "authenticate")
+
+    created = await api.http.post(
+        "/asyncOrders", json=order_body(tenant, "w1"), auth=tenant.auth
+    )
+
+    assert created.status_code == 202
+    assert (len(alone), together) == (1, [])
