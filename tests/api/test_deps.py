@@ -62,7 +62,7 @@ async def watched_api(
         yield http, watch, await make_tenant(runtime, "acme")
 
 
-async def test_reads_and_writes_give_their_connection_back_before_answering(
+async def test_no_connection_is_out_when_an_answer_starts(
     db: Database, backend_settings: Settings
 ) -> None:
     async with watched_api(backend_settings, db) as (http, watch, tenant):
@@ -103,16 +103,16 @@ async def test_concurrent_gets_are_authenticated_together(
     wrong = httpx.BasicAuth(tenant.platform, "not-the-key")
 
     answers = await asyncio.gather(
-        *(api.http.get("/customers", auth=tenant.auth) for _ in range(8)),
+        *(api.http.get("/customers", auth=tenant.auth) for _ in range(15)),
         api.http.get("/customers", auth=wrong),
     )
 
-    assert [a.status_code for a in answers] == [200] * 8 + [401]
-    assert 1 <= len(together) < 9
+    assert [a.status_code for a in answers] == [200] * 15 + [401]
+    assert 1 <= len(together) <= 4  # 16 requests, a few queries
     assert alone == []
 
 
-async def test_a_write_is_authenticated_in_its_own_session(
+async def test_a_write_looks_its_caller_up_on_its_own(
     api: Api, tenant: Tenant, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     together = count_calls(monkeypatch, "authenticate_many")
