@@ -26,7 +26,10 @@ def _in_the_file(path: Path) -> int:
     with closing(sqlite3.connect(f"file:{path}?immutable=1", uri=True)) as file_only:
         try:
             (count,) = file_only.execute("SELECT count(*) FROM probe").fetchone()
-        except sqlite3.OperationalError:  # the table itself is still in the log
+        except sqlite3.DatabaseError:
+            # The table itself is still in the log, or the checkpointer is
+            # copying pages while this reads the file as if nothing wrote it
+            # ("malformed"): not there yet. A file that stays so fails below.
             return 0
         return int(count)
 
